@@ -1,0 +1,297 @@
+"""The one write path for the record. The admin, the API and the management commands call these functions;
+none of them saves a model of this app by itself.
+
+Every function here is keyword-only, runs in a transaction, validates with `full_clean()` (so a bad value is a
+ValidationError with field messages, never a half-written row or a database error) and attributes the change
+to `user` in the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+
+from agreements.geometry import area_covers, area_size
+from agreements.models import (
+    Actor,
+    Clause,
+    Place,
+    Source,
+    Violation,
+    ViolationSource,
+    Zone,
+)
+
+
+class StaleEdit(ValidationError):
+    """Someone saved the violation after the editor loaded it; saving now would overwrite their change."""
+
+    def __init__(self, *, current: Violation, expected_version: int, changed: dict[str, tuple]):
+        self.current = current
+        self.expected_version = expected_version
+        self.changed = changed  # field -> (value when loaded, value now)
+        who = current.updated_by or current.reported_by
+        fields = ", ".join(changed) or "its sources or links"
+        super().__init__(
+            f"This violation was changed by {who} (now version {current.version}, you loaded version "
+            f"{expected_version}). Changed meanwhile: {fields}. Reload it and apply your edit again.",
+            code="stale",
+        )
+
+
+# --- generic ---------------------------------------------------------------------------------------------------
+
+
+def _attribute(instance: models.Model, user) -> None:
+    # simple-history reads this when the change does not come through a request (commands, tests, the API's
+    # token users are on the request too, but being explicit costs nothing).
+    if user is not None:
+        instance._history_user = user
+
+
+def _set_m2m(instance: models.Model, m2m: dict[str, Iterable] | None) -> None:
+    for name, values in (m2m or {}).items():
+        if values is not None:
+            getattr(instance, name).set(list(values))
+
+
+@transaction.atomic
+def record_save(*, instance: models.Model, user, m2m: dict[str, Iterable] | None = None) -> models.Model:
+    """Validate and save a record that has no rule beyond its constraints (actors, agreements, patrols …)."""
+    instance.full_clean()
+    _attribute(instance, user)
+    instance.save()
+    _set_m2m(instance, m2m)
+    return instance
+
+
+# --- zones and the in-zone flag ------------------------------------------------------------------------------
+
+
+def zone_containing(*, agreement_id: int, lon: float, lat: float, zones: list[Zone] | None = None) -> Zone | None:
+    """The smallest restricting zone of the agreement that covers the point (its edge counts as inside)."""
+    if zones is None:
+        zones = list(Zone.objects.filter(agreement_id=agreement_id, kind__in=Zone.RESTRICTING_KINDS))
+    covering = [zone for zone in zones if area_covers(zone.geometry, lon, lat)]
+    return min(covering, key=lambda zone: area_size(zone.geometry), default=None)
+
+
+def violation_locate(violation: Violation, *, zones: list[Zone] | None = None) -> None:
+    """Set `in_zone` and `zone` from the violation's point; None when its location is too coarse to tell."""
+    point = violation.point()
+    if point is None or violation.location_precision not in Violation.ZONE_DECIDABLE_PRECISIONS:
+        violation.in_zone, violation.zone = None, None
+        return
+    zone = zone_containing(agreement_id=violation.agreement_id, lon=point[0], lat=point[1], zones=zones)
+    violation.in_zone, violation.zone = zone is not None, zone
+
+
+def _relocate_violations(violations: Iterable[Violation], *, user) -> int:
+    """Recompute in-zone for existing violations, saving (with history) only those whose answer changed."""
+    changed = 0
+    zones_by_agreement: dict[int, list[Zone]] = {}
+    for violation in violations:
+        zones = zones_by_agreement.setdefault(
+            violation.agreement_id,
+            list(Zone.objects.filter(agreement_id=violation.agreement_id, kind__in=Zone.RESTRICTING_KINDS)),
+        )
+        before = (violation.in_zone, violation.zone_id)
+        violation_locate(violation, zones=zones)
+        if (violation.in_zone, violation.zone_id) != before:
+            _attribute(violation, user)
+            violation.save(update_fields=["in_zone", "zone", "updated_at"])
+            changed += 1
+    return changed
+
+
+@transaction.atomic
+def zone_save(*, zone: Zone, user) -> Zone:
+    """Save a zone and recompute the in-zone flag of its agreement's violations."""
+    record_save(instance=zone, user=user)
+    _relocate_violations(Violation.objects.filter(agreement_id=zone.agreement_id).select_related("place"), user=user)
+    return zone
+
+
+@transaction.atomic
+def place_save(*, place: Place, user) -> Place:
+    """Save a place; violations located by its coordinates follow it in and out of zones."""
+    record_save(instance=place, user=user)
+    if place.pk:
+        _relocate_violations(
+            Violation.objects.filter(place=place, latitude__isnull=True).select_related("place"), user=user
+        )
+    return place
+
+
+@transaction.atomic
+def clause_save(*, clause: Clause, user, obligated_actors: Iterable[Actor] | None = None) -> Clause:
+    """Save a clause; `full_clean` checks its terms against its kind (see agreements/terms.py)."""
+    return record_save(instance=clause, user=user, m2m={"obligated_actors": obligated_actors})
+
+
+# --- violations ---------------------------------------------------------------------------------------------------
+
+# Facts a stale-edit message compares; bookkeeping fields (version, updated_*) are not facts.
+FACT_FIELDS = [
+    f.attname
+    for f in Violation._meta.concrete_fields
+    if f.editable and f.name not in {"id", "uuid", "created_at", "updated_at"}
+]
+
+
+def _check_clauses(violation: Violation, clauses: Iterable[Clause] | None) -> None:
+    if clauses is None:
+        return
+    foreign = [str(c) for c in clauses if c.agreement_id != violation.agreement_id]
+    if foreign:
+        raise ValidationError({"clauses": f"Not clauses of this violation's agreement: {', '.join(foreign)}."})
+
+
+@transaction.atomic
+def violation_save(
+    *,
+    violation: Violation,
+    user,
+    clauses: Iterable[Clause] | None = None,
+    perpetrators: Iterable[Actor] | None = None,
+    affected_actors: Iterable[Actor] | None = None,
+    expected_version: int | None = None,
+) -> Violation:
+    """Record a new violation or save edits to one. M2M arguments left as None are not touched.
+
+    With `expected_version`, refuses (StaleEdit) when the row was saved by someone else since that version.
+    """
+    clauses = list(clauses) if clauses is not None else None
+    _check_clauses(violation, clauses)
+    if violation.pk is None:
+        violation.reported_by = user
+        violation.version = 1
+    else:
+        current = Violation.objects.select_for_update().get(pk=violation.pk)
+        if current.is_retracted:
+            raise ValidationError("This violation is retracted; a retracted record is kept as it was.")
+        if expected_version is not None and current.version != expected_version:
+            # Compare with the version the editor loaded (kept in the history), so the message lists what others
+            # changed meanwhile, not what this editor is changing.
+            loaded = current.history.filter(version=expected_version).order_by("-history_date").first()
+            changed = {
+                name: (getattr(loaded, name), getattr(current, name))
+                for name in FACT_FIELDS
+                if loaded is not None and getattr(loaded, name) != getattr(current, name)
+            }
+            raise StaleEdit(current=current, expected_version=expected_version, changed=changed)
+        violation.version = current.version + 1
+        violation.updated_by = user
+    violation_locate(violation)
+    violation.full_clean()
+    _attribute(violation, user)
+    violation.save()
+    _set_m2m(violation, {"clauses": clauses, "perpetrators": perpetrators, "affected_actors": affected_actors})
+    return violation
+
+
+def violation_record(
+    *,
+    user,
+    clauses: Iterable[Clause] = (),
+    perpetrators: Iterable[Actor] = (),
+    affected_actors: Iterable[Actor] = (),
+    sources: Iterable[Source] = (),
+    **fields,
+) -> Violation:
+    """Create a violation from field values, with its links and sources, in one transaction."""
+    with transaction.atomic():
+        violation = violation_save(
+            violation=Violation(**fields),
+            user=user,
+            clauses=clauses,
+            perpetrators=perpetrators,
+            affected_actors=affected_actors,
+        )
+        for source in sources:
+            violation_cite(violation=violation, source=source, user=user)
+    return violation
+
+
+def violation_update(
+    *,
+    violation: Violation,
+    user,
+    expected_version: int | None = None,
+    clauses: Iterable[Clause] | None = None,
+    perpetrators: Iterable[Actor] | None = None,
+    affected_actors: Iterable[Actor] | None = None,
+    **fields,
+) -> Violation:
+    for name, value in fields.items():
+        if name not in FACT_FIELDS and name not in {"place", "agreement"}:
+            raise ValidationError({name: "This field cannot be edited."})
+        setattr(violation, name, value)
+    return violation_save(
+        violation=violation,
+        user=user,
+        clauses=clauses,
+        perpetrators=perpetrators,
+        affected_actors=affected_actors,
+        expected_version=expected_version,
+    )
+
+
+# --- sources ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class NewSource:
+    """The fields of a source typed in while recording a violation (reused if its URL is already known)."""
+
+    publisher: str
+    title: str
+    kind: str
+    url: str = ""
+    published_on: object = None
+    reliability: str = Source.Reliability.F
+    credibility: int = Source.Credibility.CANNOT_JUDGE
+    extra: dict = field(default_factory=dict)
+
+
+@transaction.atomic
+def source_get_or_create(*, new: NewSource, user) -> Source:
+    """A source by its URL if we have it (so one article is one row however many incidents cite it), else a new one."""
+    if new.url:
+        existing = Source.objects.filter(url=new.url).first()
+        if existing is not None:
+            return existing
+    source = Source(
+        publisher=new.publisher,
+        title=new.title,
+        kind=new.kind,
+        url=new.url,
+        published_on=new.published_on,
+        reliability=new.reliability,
+        credibility=new.credibility,
+        **new.extra,
+    )
+    return record_save(instance=source, user=user)
+
+
+@transaction.atomic
+def violation_cite(
+    *, violation: Violation, user, source: Source | None = None, new_source: NewSource | None = None, note: str = ""
+) -> ViolationSource:
+    """Attach a source (an existing one, or one typed in) to a violation."""
+    if (source is None) == (new_source is None):
+        raise ValidationError("Choose an existing source or describe a new one, not both.")
+    if source is None:
+        source = source_get_or_create(new=new_source, user=user)
+    citation = ViolationSource(violation=violation, source=source, note=note)
+    return record_save(instance=citation, user=user)
+
+
+@transaction.atomic
+def citation_remove(*, citation: ViolationSource, user) -> None:
+    """Unlink a source from a violation (the source itself stays, other incidents may cite it)."""
+    _attribute(citation, user)
+    citation.delete()

@@ -1,0 +1,1 @@
+"""Assessments and reports (the compliance-engine issue). `reports` reads `agreements`, never the reverse."""
