@@ -142,12 +142,30 @@ FACT_FIELDS = [
 ]
 
 
-def _check_clauses(violation: Violation, clauses: Iterable[Clause] | None) -> None:
+def violation_check_clauses(*, violation: Violation, clauses: Iterable[Clause] | None) -> None:
+    """Refuse clauses of another agreement than the violation's (a many-to-many the database cannot check)."""
     if clauses is None:
         return
     foreign = [str(c) for c in clauses if c.agreement_id != violation.agreement_id]
     if foreign:
         raise ValidationError({"clauses": f"Not clauses of this violation's agreement: {', '.join(foreign)}."})
+
+
+def violation_check_version(*, violation: Violation, expected_version: int | None, lock: bool = False) -> Violation:
+    """Return the stored row; raise StaleEdit if it is no longer at `expected_version` (None: don't check)."""
+    rows = Violation.objects.select_for_update() if lock else Violation.objects
+    current = rows.select_related("updated_by", "reported_by").get(pk=violation.pk)
+    if expected_version is not None and current.version != expected_version:
+        # Compare with the version the editor loaded (kept in the history), so the message lists what others
+        # changed meanwhile, not what this editor is changing.
+        loaded = current.history.filter(version=expected_version).order_by("-history_date").first()
+        changed = {
+            name: (getattr(loaded, name), getattr(current, name))
+            for name in FACT_FIELDS
+            if loaded is not None and getattr(loaded, name) != getattr(current, name)
+        }
+        raise StaleEdit(current=current, expected_version=expected_version, changed=changed)
+    return current
 
 
 @transaction.atomic
@@ -165,24 +183,14 @@ def violation_save(
     With `expected_version`, refuses (StaleEdit) when the row was saved by someone else since that version.
     """
     clauses = list(clauses) if clauses is not None else None
-    _check_clauses(violation, clauses)
+    violation_check_clauses(violation=violation, clauses=clauses)
     if violation.pk is None:
         violation.reported_by = user
         violation.version = 1
     else:
-        current = Violation.objects.select_for_update().get(pk=violation.pk)
+        current = violation_check_version(violation=violation, expected_version=expected_version, lock=True)
         if current.is_retracted:
             raise ValidationError("This violation is retracted; a retracted record is kept as it was.")
-        if expected_version is not None and current.version != expected_version:
-            # Compare with the version the editor loaded (kept in the history), so the message lists what others
-            # changed meanwhile, not what this editor is changing.
-            loaded = current.history.filter(version=expected_version).order_by("-history_date").first()
-            changed = {
-                name: (getattr(loaded, name), getattr(current, name))
-                for name in FACT_FIELDS
-                if loaded is not None and getattr(loaded, name) != getattr(current, name)
-            }
-            raise StaleEdit(current=current, expected_version=expected_version, changed=changed)
         violation.version = current.version + 1
         violation.updated_by = user
     violation_locate(violation)

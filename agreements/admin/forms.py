@@ -1,0 +1,105 @@
+from django import forms
+from django.core.exceptions import ValidationError
+
+from agreements import services
+from agreements.models import Source, Violation, ViolationSource
+from agreements.models.violations import COUNT_FIELDS
+
+
+class ViolationForm(forms.ModelForm):
+    # The version the editor loaded; if someone saves in between, this save is refused (stale-edit guard).
+    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Violation
+        fields = [
+            "agreement",
+            "clauses",
+            "category",
+            "description",
+            "perpetrators",
+            "affected_actors",
+            "started_at",
+            "ended_at",
+            "time_precision",
+            "place",
+            "latitude",
+            "longitude",
+            "location_precision",
+            *COUNT_FIELDS,
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["loaded_version"].initial = self.instance.version
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk:
+            services.violation_check_version(violation=self.instance, expected_version=cleaned.get("loaded_version"))
+        if cleaned.get("agreement") and cleaned.get("clauses") is not None:
+            self.instance.agreement = cleaned["agreement"]
+            services.violation_check_clauses(violation=self.instance, clauses=cleaned["clauses"])
+        return cleaned
+
+
+class CitationForm(forms.ModelForm):
+    """One source of a violation: pick a known source, or type a new one in place (it is created on save)."""
+
+    new_publisher = forms.CharField(label="publisher", required=False, max_length=200)
+    new_title = forms.CharField(label="title", required=False, max_length=500)
+    new_url = forms.URLField(label="URL", required=False, max_length=1000, assume_scheme="https")
+    new_published_on = forms.DateField(label="published on", required=False)
+    new_kind = forms.ChoiceField(label="kind", choices=Source.Kind.choices, initial=Source.Kind.NEWS_REPORT)
+    new_reliability = forms.ChoiceField(
+        label="reliability", choices=Source.Reliability.choices, initial=Source.Reliability.F
+    )
+    new_credibility = forms.TypedChoiceField(
+        label="credibility", choices=Source.Credibility.choices, coerce=int, initial=Source.Credibility.CANNOT_JUDGE
+    )
+
+    NEW_FIELDS = ["new_publisher", "new_title", "new_url", "new_published_on"]
+
+    class Meta:
+        model = ViolationSource
+        fields = ["source", "note"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"].required = False
+        self.fields["source"].help_text = "A source we already have — or leave empty and describe a new one."
+
+    def clean(self):
+        cleaned = super().clean()
+        typed = any(cleaned.get(name) for name in self.NEW_FIELDS)
+        if cleaned.get("source") and typed:
+            raise ValidationError("Either choose a known source or describe a new one, not both.")
+        if not cleaned.get("source") and not self.instance.pk:
+            if not typed:
+                raise ValidationError("Choose a known source or describe a new one.")
+            missing = [
+                label
+                for name, label in [("new_publisher", "publisher"), ("new_title", "title")]
+                if not cleaned.get(name)
+            ]
+            if missing:
+                raise ValidationError(f"A new source needs its {' and '.join(missing)}.")
+        return cleaned
+
+    def has_changed(self):
+        # The new-source choice fields have initial values, so an untouched extra row would count as changed.
+        return bool(self.changed_data and set(self.changed_data) - {"new_kind", "new_reliability", "new_credibility"})
+
+    def new_source(self) -> services.NewSource | None:
+        if self.cleaned_data.get("source"):
+            return None
+        return services.NewSource(
+            publisher=self.cleaned_data["new_publisher"],
+            title=self.cleaned_data["new_title"],
+            url=self.cleaned_data.get("new_url") or "",
+            published_on=self.cleaned_data.get("new_published_on"),
+            kind=self.cleaned_data["new_kind"],
+            reliability=self.cleaned_data["new_reliability"],
+            credibility=self.cleaned_data["new_credibility"],
+        )
