@@ -20,10 +20,13 @@ def validate_area_geojson(value) -> None:
     kind = value.get("type")
     if kind not in AREA_TYPES:
         raise ValidationError(f"Geometry type must be Polygon or MultiPolygon, got {kind!r}.")
+    rings_error = _check_rings(value)
+    if rings_error:
+        raise ValidationError(rings_error)
     try:
         geom = shape(value)
     except Exception as exc:  # shapely raises several types for malformed coordinates
-        raise ValidationError(f"Geometry coordinates are malformed: {exc}.") from exc
+        raise ValidationError(f"Geometry coordinates are malformed: {str(exc).rstrip('.')}.") from exc
     if geom.is_empty:
         raise ValidationError("Geometry is empty.")
     min_lon, min_lat, max_lon, max_lat = geom.bounds
@@ -34,6 +37,29 @@ def validate_area_geojson(value) -> None:
         )
     if not geom.is_valid:
         raise ValidationError(f"Geometry is not a valid area: {explain_validity(geom)}.")
+
+
+def _check_rings(value: dict) -> str | None:
+    """GeoJSON rings must be closed with at least four positions; shapely would silently close an open one."""
+    if "coordinates" not in value:
+        return "Geometry coordinates are malformed: it has no 'coordinates' member."
+    polygons = value["coordinates"]
+    if value["type"] == "Polygon":
+        polygons = [polygons]
+    if not isinstance(polygons, list) or not polygons or polygons == [[]]:
+        return "Geometry is empty: it has no rings."
+    for polygon in polygons:
+        if not isinstance(polygon, list) or not polygon:
+            return "Geometry is empty: a polygon has no rings."
+        for ring in polygon:
+            if not isinstance(ring, list) or len(ring) < 4:
+                return (
+                    "Geometry coordinates are malformed: a ring needs at least four positions, "
+                    "the last repeating the first."
+                )
+            if ring[0] != ring[-1]:
+                return f"Geometry ring is not closed: its last position {ring[-1]} must repeat its first {ring[0]}."
+    return None
 
 
 @lru_cache(maxsize=256)

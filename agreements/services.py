@@ -143,9 +143,14 @@ FACT_FIELDS = [
 
 
 def violation_check_clauses(*, violation: Violation, clauses: Iterable[Clause] | None) -> None:
-    """Refuse clauses of another agreement than the violation's (a many-to-many the database cannot check)."""
+    """Refuse clauses of another agreement than the violation's (a many-to-many the database cannot check).
+
+    With `clauses` None the stored links stay, so they are the ones checked (the agreement may be changing).
+    """
     if clauses is None:
-        return
+        if violation.pk is None:
+            return
+        clauses = violation.clauses.all()
     foreign = [str(c) for c in clauses if c.agreement_id != violation.agreement_id]
     if foreign:
         raise ValidationError({"clauses": f"Not clauses of this violation's agreement: {', '.join(foreign)}."})
@@ -153,7 +158,7 @@ def violation_check_clauses(*, violation: Violation, clauses: Iterable[Clause] |
 
 def violation_check_version(*, violation: Violation, expected_version: int | None, lock: bool = False) -> Violation:
     """Return the stored row; raise StaleEdit if it is no longer at `expected_version` (None: don't check)."""
-    rows = Violation.objects.select_for_update() if lock else Violation.objects
+    rows = Violation.objects.select_for_update(of=("self",)) if lock else Violation.objects
     current = rows.select_related("updated_by", "reported_by").get(pk=violation.pk)
     if expected_version is not None and current.version != expected_version:
         # Compare with the version the editor loaded (kept in the history), so the message lists what others

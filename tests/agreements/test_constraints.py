@@ -1,4 +1,4 @@
-"""The database itself refuses every invalid state, whatever path wrote it; full_clean() refuses the same with a message.
+"""The database itself refuses every invalid state, whatever path wrote it; full_clean() refuses it with a message.
 
 Each case builds one row that differs from a valid one in a single respect. The database test saves it with a plain
 `.save()` (no full_clean) and expects an IntegrityError naming the check constraint (unique constraints are named
@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from agreements.models import (
+    Agreement,
     AgreementParty,
     Clause,
     ControlChange,
@@ -149,6 +150,16 @@ def same_actor_both_sides(ctx):
     return control_change(ctx, from_actor=ctx.actor, to_actor=ctx.actor)
 
 
+def actor_part_of_itself(ctx):
+    ctx.actor.part_of = ctx.actor
+    return ctx.actor
+
+
+def agreement_amending_itself(ctx):
+    ctx.agreement.amends, ctx.agreement.relation = ctx.agreement, Agreement.Relation.AMENDS
+    return ctx.agreement
+
+
 def retraction_without_reason(ctx):
     return violation(ctx, retracted_at=STARTED + timedelta(days=3), retracted_by=ctx.user, retraction_reason="")
 
@@ -188,7 +199,9 @@ CASES = [
     Case("route-status", lambda c: route_status(c, status="blocked"), "routestatus_status_valid", "not a valid choice"),
     Case("agreement-status", lambda c: agreement(c, status="void"), "agreement_status_valid", "not a valid choice"),
     # counts and estimates
-    Case("negative-killed", lambda c: violation(c, killed_best=-1), "killed_best_non_negative", "greater than or equal"),
+    Case(
+        "negative-killed", lambda c: violation(c, killed_best=-1), "killed_best_non_negative", "greater than or equal"
+    ),
     Case("negative-displaced", lambda c: violation(c, displaced=-5), "displaced_non_negative", "greater than or equal"),
     Case("negative-camps-hit", lambda c: violation(c, camps_hit=-1), "camps_hit_non_negative", "greater than or equal"),
     Case(
@@ -260,7 +273,10 @@ CASES = [
         "less than or equal to 180",
     ),
     Case(
-        "place-latitude-91", lambda c: place(c, latitude=Decimal("91")), "place_latitude_range", "less than or equal to 90"
+        "place-latitude-91",
+        lambda c: place(c, latitude=Decimal("91")),
+        "place_latitude_range",
+        "less than or equal to 90",
     ),
     Case(
         "place-longitude-minus-181",
@@ -346,6 +362,19 @@ CASES = [
         lambda c: agreement(c, amends=c.agreement),
         "relation_with_amends",
         "Say how it relates",
+    ),
+    Case("actor-part-of-itself", actor_part_of_itself, "not_part_of_itself", "An actor cannot be part of itself."),
+    Case(
+        "agreement-amends-itself",
+        agreement_amending_itself,
+        "not_amending_itself",
+        "An agreement cannot amend itself.",
+    ),
+    Case(
+        "zone-negative-depth",
+        lambda c: zone(c, depth_km_min=Decimal("-1")),
+        "zone_depth_min_non_negative",
+        "Depth cannot be negative.",
     ),
     Case(
         "zone-depth-min-above-max",

@@ -1,4 +1,4 @@
-"""A clause's `terms` are typed per kind (agreements/terms.py): good documents pass, bad ones are refused naming the key."""
+"""A clause's `terms` are typed per kind (agreements/terms.py): good ones pass, bad ones are refused naming the key."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -66,7 +66,14 @@ def test_good_terms_for_each_kind_pass(agreement, actors, kind):
     assert Clause.objects.get(pk=clause.pk).terms == GOOD_TERMS[kind]
 
 
-@pytest.mark.parametrize("kind", [k for k in Clause.Kind.values if k not in {"weapons_withdrawal", "patrols", "coordination_centre", "route_opening"}])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        k
+        for k in Clause.Kind.values
+        if k not in {"weapons_withdrawal", "patrols", "coordination_centre", "route_opening"}
+    ],
+)
 def test_kinds_without_a_required_key_accept_empty_terms(agreement, kind):
     build(agreement, kind, {}).full_clean()
 
@@ -150,7 +157,11 @@ def test_terms_that_are_not_an_object_are_refused(agreement, kind, terms):
 
 @pytest.mark.parametrize(
     ("kind", "key"),
-    [(Clause.Kind.PATROLS, "participants"), (Clause.Kind.COORDINATION_CENTRE, "members"), (Clause.Kind.GROUP_WITHDRAWAL, "groups")],
+    [
+        (Clause.Kind.PATROLS, "participants"),
+        (Clause.Kind.COORDINATION_CENTRE, "members"),
+        (Clause.Kind.GROUP_WITHDRAWAL, "groups"),
+    ],
 )
 def test_an_actor_slug_that_does_not_exist_is_refused_naming_it(agreement, actors, kind, key):
     messages = refusal(build(agreement, kind, {key: [TURKEY, "ghost-brigade", RUSSIA]}))
@@ -209,9 +220,7 @@ def test_clause_save_refuses_bad_terms_and_leaves_no_row(agreement, actors, user
 
 
 def test_clause_save_refuses_an_edit_that_breaks_the_terms_and_keeps_the_stored_ones(agreement, user):
-    clause = services.clause_save(
-        clause=build(agreement, Clause.Kind.ROUTE_OPENING, {"routes": ["M4"]}), user=user
-    )
+    clause = services.clause_save(clause=build(agreement, Clause.Kind.ROUTE_OPENING, {"routes": ["M4"]}), user=user)
     clause.terms = {"segments": ["Saraqib–Ariha"]}
     with pytest.raises(ValidationError) as exc:
         services.clause_save(clause=clause, user=user)

@@ -1,0 +1,1 @@
+"""Demo data sets, written as plain Python data and loaded through `agreements.services` (see `sochi`)."""
