@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 
 from agreements.geometry import area_covers, area_size
@@ -251,6 +251,29 @@ def violation_update(
         affected_actors=affected_actors,
         expected_version=expected_version,
     )
+
+
+def violation_edit_refusal(*, violation: Violation, user) -> str | None:
+    """Why `user` may not edit `violation`, or None when they may.
+
+    Monitors edit what they reported while it is unverified; reviewers and admins edit any; a retracted record
+    is kept as it was.
+    """
+    if violation.is_retracted:
+        return "This violation is retracted; a retracted record is kept as it was."
+    if user.is_superuser or user.has_perm("agreements.review_violation"):
+        return None
+    if violation.reported_by_id != user.pk:
+        return "Monitors edit only the violations they reported."
+    if violation.status != Violation.Status.REPORTED:
+        return "Only unverified violations can be edited by a monitor; ask a reviewer."
+    return None
+
+
+def violation_check_editable(*, violation: Violation, user) -> None:
+    refusal = violation_edit_refusal(violation=violation, user=user)
+    if refusal:
+        raise PermissionDenied(refusal)
 
 
 # --- sources ------------------------------------------------------------------------------------------------------

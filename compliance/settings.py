@@ -41,7 +41,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
     "simple_history",
+    "compliance",
     "agreements",
     "reports",
 ]
@@ -121,8 +124,50 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "compliance.api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["compliance.api.permissions.RolePermission"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "compliance.api.pagination.CursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "compliance.api.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Coordinates and depths as JSON numbers, which is what maps and dashboards expect.
+    "COERCE_DECIMAL_TO_STRING": False,
+}
+API_PAGE_SIZE = int(os.environ.get("API_PAGE_SIZE", "50"))
+API_MAX_PAGE_SIZE = int(os.environ.get("API_MAX_PAGE_SIZE", "500"))
+# XLSX is built in memory; past this many rows the API answers 400 and points to the streamed CSV.
+API_XLSX_MAX_ROWS = int(os.environ.get("API_XLSX_MAX_ROWS", "20000"))
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Treaty-compliance tracker API",
+    "DESCRIPTION": "The record of agreements and of what happened under them, for dashboards and integrations.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind" or "status"; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "ActorKindEnum": "agreements.models.actors.ActorKind",
+        "ClauseKindEnum": "agreements.models.agreements.ClauseKind",
+        "ZoneKindEnum": "agreements.models.geography.ZoneKind",
+        "PlaceKindEnum": "agreements.models.geography.PlaceKind",
+        "PatrolKindEnum": "agreements.models.events.PatrolKind",
+        "SourceKindEnum": "agreements.models.violations.SourceKind",
+        "AgreementStatusEnum": "agreements.models.agreements.AgreementStatus",
+        "ViolationStatusEnum": "agreements.models.violations.ViolationStatus",
+        "RouteStatusStatusEnum": "agreements.models.events.RouteStatusStatus",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "compliance.api.schema.add_error_responses",
+    ],
 }
 
 if not DEBUG:

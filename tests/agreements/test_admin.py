@@ -1,7 +1,8 @@
 """The monitors' workspace: every admin page answers, lists cost a fixed number of queries, saves go through the
 service (one violation, its sources), violations cannot be deleted, stale saves are refused."""
 
-from datetime import UTC, datetime
+import itertools
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.contrib import admin
@@ -33,6 +34,8 @@ from tests.factories import (
     ZoneFactory,
     make_violation,
 )
+
+ROW_NUMBERS = itertools.count(1)
 
 REGISTERED = sorted(
     (model for model in admin.site._registry if model._meta.app_label == "agreements"),
@@ -84,21 +87,22 @@ def test_changelist_add_and_change_pages_answer_for_a_superuser(demo, admin_clie
 def _more_rows(model, n, agreement):
     """Add n rows of `model` with their relations filled in, as the list would show them."""
     user = UserFactory()
-    for i in range(n):
+    for _ in range(n):
+        i = next(ROW_NUMBERS)
         actor = ActorFactory(part_of=Actor.objects.first())
         place = PlaceFactory()
         if model is Violation:
             make_violation(
                 agreement=agreement,
                 user=user,
-                clauses=[ClauseFactory(agreement=agreement)],
+                clauses=[ClauseFactory(agreement=agreement, number=f"T{i}")],
                 perpetrators=[actor, ActorFactory()],
                 sources=[SourceFactory()],
             )
         elif model is Actor:
             pass  # made above
         elif model is Clause:
-            ClauseFactory(agreement=agreement)
+            ClauseFactory(agreement=agreement, number=f"T{i}")
         elif model is Place:
             pass  # made above
         elif model is Source:
@@ -108,7 +112,7 @@ def _more_rows(model, n, agreement):
                 instance=ControlChange(
                     agreement=agreement,
                     place=place,
-                    occurred_on=f"2019-06-{i + 1:02d}",
+                    occurred_on=date(2020, 1, 1) + timedelta(days=i),
                     from_actor=actor,
                     to_actor=ActorFactory(),
                 ),
@@ -117,7 +121,10 @@ def _more_rows(model, n, agreement):
         elif model is Patrol:
             services.record_save(
                 instance=Patrol(
-                    agreement=agreement, patrolled_on=f"2019-06-{i + 1:02d}", kind="joint", outcome="completed"
+                    agreement=agreement,
+                    patrolled_on=date(2020, 1, 1) + timedelta(days=i),
+                    kind="joint",
+                    outcome="completed",
                 ),
                 user=user,
                 m2m={"participants": [actor]},

@@ -1,0 +1,254 @@
+"""Filters of the API, declared explicitly per resource. Many-to-many filters use subqueries, so a violation never
+appears twice in a list (or counts twice in a statistic) because it matched through two actors."""
+
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Coalesce
+from django_filters import rest_framework as filters
+from rest_framework.exceptions import ValidationError
+
+from agreements.models import (
+    Actor,
+    ActorAlias,
+    Agreement,
+    Clause,
+    ControlChange,
+    Patrol,
+    Place,
+    PlaceAlias,
+    RouteStatus,
+    Violation,
+    Zone,
+)
+
+
+def actor_q(value: str) -> Q:
+    return Q(pk=int(value)) if value.isdigit() else Q(slug=value)
+
+
+class BBoxFilter(filters.CharFilter):
+    """bbox=min_lon,min_lat,max_lon,max_lat — edges included."""
+
+    def __init__(self, *args, lat="latitude", lon="longitude", **kwargs):
+        self.lat, self.lon = lat, lon
+        kwargs.setdefault("help_text", "min_lon,min_lat,max_lon,max_lat (WGS84 degrees); points on the edge match.")
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        try:
+            min_lon, min_lat, max_lon, max_lat = (float(part) for part in value.split(","))
+        except ValueError:
+            raise ValidationError({"bbox": "bbox takes four numbers: min_lon,min_lat,max_lon,max_lat."}) from None
+        if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+            raise ValidationError({"bbox": "bbox must have min ≤ max, longitudes within ±180, latitudes within ±90."})
+        return qs.filter(
+            **{f"{self.lat}__gte": min_lat, f"{self.lat}__lte": max_lat},
+            **{f"{self.lon}__gte": min_lon, f"{self.lon}__lte": max_lon},
+        )
+
+
+class ViolationFilter(filters.FilterSet):
+    agreement = filters.CharFilter(field_name="agreement__slug", help_text="Agreement slug.")
+    clause = filters.NumberFilter(method="filter_clause", help_text="Clause id.")
+    clause_number = filters.CharFilter(method="filter_clause_number", help_text="Clause number, e.g. 6.")
+    actor = filters.CharFilter(method="filter_actor", help_text="Actor id or slug, as perpetrator or affected.")
+    perpetrator = filters.CharFilter(method="filter_perpetrator", help_text="Actor id or slug, as perpetrator.")
+    category = filters.MultipleChoiceFilter(choices=Violation.Category.choices)
+    status = filters.MultipleChoiceFilter(choices=Violation.Status.choices)
+    occurred_after = filters.DateFilter(field_name="started_at", lookup_expr="date__gte", help_text="On or after.")
+    occurred_before = filters.DateFilter(field_name="started_at", lookup_expr="date__lte", help_text="On or before.")
+    in_zone = filters.BooleanFilter()
+    place = filters.NumberFilter(field_name="place_id")
+    admin1 = filters.CharFilter(field_name="place__admin1", lookup_expr="iexact")
+    bbox = BBoxFilter(lat="point_lat", lon="point_lon")
+    search = filters.CharFilter(method="filter_search", help_text="Words in the description or place name.")
+    updated_since = filters.IsoDateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gt",
+        help_text="Changed after this time (ISO 8601). Includes retracted rows, marked retracted, so a mirror can drop "
+        "them.",
+    )
+    include_retracted = filters.BooleanFilter(method="filter_noop", help_text="Staff: include retracted rows.")
+
+    class Meta:
+        model = Violation
+        fields = []
+
+    def filter_queryset(self, queryset):
+        data = self.form.cleaned_data
+        if not (data.get("updated_since") or data.get("include_retracted")):
+            queryset = queryset.filter(retracted_at__isnull=True)
+        if data.get("bbox"):
+            queryset = queryset.annotate(
+                point_lat=Coalesce("latitude", "place__latitude"), point_lon=Coalesce("longitude", "place__longitude")
+            )
+        return super().filter_queryset(queryset)
+
+    def filter_noop(self, queryset, name, value):
+        return queryset
+
+    def filter_clause(self, queryset, name, value):
+        through = Violation.clauses.through.objects.filter(violation=OuterRef("pk"), clause_id=value)
+        return queryset.filter(Exists(through))
+
+    def filter_clause_number(self, queryset, name, value):
+        through = Violation.clauses.through.objects.filter(violation=OuterRef("pk"), clause__number=value)
+        return queryset.filter(Exists(through))
+
+    def filter_perpetrator(self, queryset, name, value):
+        actors = Actor.objects.filter(actor_q(value)).values("pk")
+        through = Violation.perpetrators.through.objects.filter(violation=OuterRef("pk"), actor__in=actors)
+        return queryset.filter(Exists(through))
+
+    def filter_actor(self, queryset, name, value):
+        actors = Actor.objects.filter(actor_q(value)).values("pk")
+        by = Violation.perpetrators.through.objects.filter(violation=OuterRef("pk"), actor__in=actors)
+        on = Violation.affected_actors.through.objects.filter(violation=OuterRef("pk"), actor__in=actors)
+        return queryset.filter(Exists(by) | Exists(on))
+
+    def filter_search(self, queryset, name, value):
+        query = Q()
+        for word in value.split():
+            query &= Q(description__icontains=word) | Q(place__name__icontains=word)
+        return queryset.filter(query)
+
+
+class ActorFilter(filters.FilterSet):
+    kind = filters.MultipleChoiceFilter(choices=Actor.Kind.choices)
+    part_of = filters.CharFilter(method="filter_part_of", help_text="Actor id or slug.")
+    search = filters.CharFilter(method="filter_search", help_text="Name, short name or alias.")
+    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+
+    class Meta:
+        model = Actor
+        fields = []
+
+    def filter_part_of(self, queryset, name, value):
+        return queryset.filter(part_of__in=Actor.objects.filter(actor_q(value)))
+
+    def filter_search(self, queryset, name, value):
+        aliases = ActorAlias.objects.filter(actor=OuterRef("pk"), name__icontains=value)
+        return queryset.filter(Q(name__icontains=value) | Q(short_name__icontains=value) | Exists(aliases))
+
+
+class AgreementFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=Agreement.Status.choices)
+    search = filters.CharFilter(method="filter_search")
+    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+
+    class Meta:
+        model = Agreement
+        fields = []
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(Q(title__icontains=value) | Q(short_title__icontains=value) | Q(slug__icontains=value))
+
+
+class ClauseFilter(filters.FilterSet):
+    agreement = filters.CharFilter(field_name="agreement__slug")
+    kind = filters.MultipleChoiceFilter(choices=Clause.Kind.choices)
+    number = filters.CharFilter()
+    deadline_before = filters.DateFilter(field_name="deadline", lookup_expr="lte")
+    deadline_after = filters.DateFilter(field_name="deadline", lookup_expr="gte")
+    actor = filters.CharFilter(method="filter_actor", help_text="Obligated actor id or slug.")
+    search = filters.CharFilter(method="filter_search")
+    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+
+    class Meta:
+        model = Clause
+        fields = []
+
+    def filter_actor(self, queryset, name, value):
+        actors = Actor.objects.filter(actor_q(value)).values("pk")
+        through = Clause.obligated_actors.through.objects.filter(clause=OuterRef("pk"), actor__in=actors)
+        return queryset.filter(Exists(through))
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(Q(title__icontains=value) | Q(text__icontains=value))
+
+
+class ZoneFilter(filters.FilterSet):
+    agreement = filters.CharFilter(field_name="agreement__slug")
+    kind = filters.MultipleChoiceFilter(choices=Zone.Kind.choices)
+    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+
+    class Meta:
+        model = Zone
+        fields = []
+
+
+class PlaceFilter(filters.FilterSet):
+    kind = filters.MultipleChoiceFilter(choices=Place.Kind.choices)
+    admin1 = filters.CharFilter(lookup_expr="iexact")
+    admin2 = filters.CharFilter(lookup_expr="iexact")
+    pcode = filters.CharFilter()
+    bbox = BBoxFilter()
+    search = filters.CharFilter(method="filter_search", help_text="Name or alias.")
+    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+
+    class Meta:
+        model = Place
+        fields = []
+
+    def filter_search(self, queryset, name, value):
+        aliases = PlaceAlias.objects.filter(place=OuterRef("pk"), name__icontains=value)
+        return queryset.filter(Q(name__icontains=value) | Exists(aliases))
+
+
+class DatedFilter(filters.FilterSet):
+    """Shared by patrols, route statuses and control changes: agreement, clause and a date range."""
+
+    agreement = filters.CharFilter(field_name="agreement__slug")
+    occurred_after = filters.DateFilter(method="filter_after", help_text="On or after.")
+    occurred_before = filters.DateFilter(method="filter_before", help_text="On or before.")
+    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+    date_field = ""
+
+    def filter_after(self, queryset, name, value):
+        return queryset.filter(**{f"{self.date_field}__gte": value})
+
+    def filter_before(self, queryset, name, value):
+        return queryset.filter(**{f"{self.date_field}__lte": value})
+
+
+class PatrolFilter(DatedFilter):
+    date_field = "patrolled_on"
+    clause = filters.NumberFilter(field_name="clause_id")
+    kind = filters.MultipleChoiceFilter(choices=Patrol.Kind.choices)
+    outcome = filters.MultipleChoiceFilter(choices=Patrol.Outcome.choices)
+    actor = filters.CharFilter(method="filter_actor", help_text="Participant id or slug.")
+
+    class Meta:
+        model = Patrol
+        fields = []
+
+    def filter_actor(self, queryset, name, value):
+        actors = Actor.objects.filter(actor_q(value)).values("pk")
+        through = Patrol.participants.through.objects.filter(patrol=OuterRef("pk"), actor__in=actors)
+        return queryset.filter(Exists(through))
+
+
+class RouteStatusFilter(DatedFilter):
+    date_field = "observed_on"
+    clause = filters.NumberFilter(field_name="clause_id")
+    route = filters.CharFilter(lookup_expr="iexact")
+    status = filters.MultipleChoiceFilter(choices=RouteStatus.Status.choices)
+
+    class Meta:
+        model = RouteStatus
+        fields = []
+
+
+class ControlChangeFilter(DatedFilter):
+    date_field = "occurred_on"
+    place = filters.NumberFilter(field_name="place_id")
+    actor = filters.CharFilter(method="filter_actor", help_text="Actor id or slug, gaining or losing control.")
+
+    class Meta:
+        model = ControlChange
+        fields = []
+
+    def filter_actor(self, queryset, name, value):
+        actors = Actor.objects.filter(actor_q(value))
+        return queryset.filter(Q(from_actor__in=actors) | Q(to_actor__in=actors))

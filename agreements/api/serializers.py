@@ -1,0 +1,416 @@
+"""Serializers: reads embed brief related objects; writes accept ids or slugs and go through agreements.services."""
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from agreements import services
+from agreements.api.fields import BriefRelatedField
+from agreements.models import (
+    Actor,
+    Agreement,
+    AgreementParty,
+    Clause,
+    ControlChange,
+    Patrol,
+    Place,
+    RouteStatus,
+    Source,
+    Violation,
+    Zone,
+)
+from agreements.models.violations import COUNT_FIELDS
+
+
+def actor_field(**kwargs):
+    return BriefRelatedField(model=Actor, brief=["id", "slug", "name"], **kwargs)
+
+
+def agreement_field(**kwargs):
+    return BriefRelatedField(model=Agreement, brief=["slug", "title"], **kwargs)
+
+
+def clause_field(**kwargs):
+    return BriefRelatedField(model=Clause, brief=["id", "number", "title"], slug_field=None, **kwargs)
+
+
+def place_field(**kwargs):
+    return BriefRelatedField(model=Place, brief=["id", "name", "admin1"], slug_field=None, **kwargs)
+
+
+def source_field(**kwargs):
+    return BriefRelatedField(model=Source, brief=["id", "title"], slug_field=None, **kwargs)
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    """Creates and updates through `services.record_save`; subclasses name a more specific service if one exists."""
+
+    def _split(self, validated_data):
+        m2m = {
+            name: validated_data.pop(name)
+            for name in list(validated_data)
+            if self.Meta.model._meta.get_field(name).many_to_many
+        }
+        return validated_data, m2m
+
+    def save_instance(self, instance, m2m):
+        return services.record_save(instance=instance, user=self.context["request"].user, m2m=m2m)
+
+    def create(self, validated_data):
+        data, m2m = self._split(validated_data)
+        return self.save_instance(self.Meta.model(**data), m2m)
+
+    def update(self, instance, validated_data):
+        data, m2m = self._split(validated_data)
+        for name, value in data.items():
+            setattr(instance, name, value)
+        return self.save_instance(instance, m2m)
+
+    def validate(self, attrs):
+        # Constraints and model validation run in the service; nothing is half-written if they fail.
+        return attrs
+
+
+class ActorSerializer(RecordSerializer):
+    part_of = actor_field(required=False, allow_null=True)
+    backed_by = actor_field(many=True, required=False)
+    aliases = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+
+    class Meta:
+        model = Actor
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "short_name",
+            "kind",
+            "country",
+            "part_of",
+            "backed_by",
+            "aliases",
+            "description",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class PartySerializer(serializers.ModelSerializer):
+    actor = actor_field(read_only=True)
+
+    class Meta:
+        model = AgreementParty
+        fields = ["actor", "role"]
+
+
+class ClauseBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Clause
+        fields = ["id", "number", "title", "kind", "deadline"]
+
+
+class AgreementSerializer(RecordSerializer):
+    parties = PartySerializer(source="party_roles", many=True, read_only=True)
+    clauses = ClauseBriefSerializer(many=True, read_only=True)
+    amends = agreement_field(required=False, allow_null=True)
+
+    class Meta:
+        model = Agreement
+        fields = [
+            "slug",
+            "title",
+            "short_title",
+            "signed_on",
+            "signed_at",
+            "in_force_from",
+            "in_force_until",
+            "status",
+            "summary",
+            "source_url",
+            "amends",
+            "relation",
+            "parties",
+            "clauses",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class ClauseSerializer(RecordSerializer):
+    agreement = agreement_field()
+    obligated_actors = actor_field(many=True, required=False)
+
+    class Meta:
+        model = Clause
+        fields = [
+            "id",
+            "agreement",
+            "number",
+            "position",
+            "title",
+            "text",
+            "kind",
+            "deadline",
+            "obligated_actors",
+            "terms",
+            "created_at",
+            "updated_at",
+        ]
+
+    def save_instance(self, instance, m2m):
+        return services.clause_save(
+            clause=instance, user=self.context["request"].user, obligated_actors=m2m.get("obligated_actors")
+        )
+
+
+class ZoneSerializer(RecordSerializer):
+    agreement = agreement_field()
+    clause = clause_field(required=False, allow_null=True)
+
+    class Meta:
+        model = Zone
+        fields = [
+            "id",
+            "agreement",
+            "clause",
+            "name",
+            "slug",
+            "kind",
+            "geometry",
+            "depth_km_min",
+            "depth_km_max",
+            "precision",
+            "description",
+            "created_at",
+            "updated_at",
+        ]
+
+    def save_instance(self, instance, m2m):
+        return services.zone_save(zone=instance, user=self.context["request"].user)
+
+
+class PlaceSerializer(RecordSerializer):
+    aliases = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+
+    class Meta:
+        model = Place
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "country",
+            "admin1",
+            "admin2",
+            "admin3",
+            "pcode",
+            "latitude",
+            "longitude",
+            "aliases",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+
+    def save_instance(self, instance, m2m):
+        return services.place_save(place=instance, user=self.context["request"].user)
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    grade = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Source
+        fields = [
+            "id",
+            "publisher",
+            "title",
+            "url",
+            "published_on",
+            "kind",
+            "reliability",
+            "credibility",
+            "grade",
+            "sha256",
+        ]
+
+
+class CitationSerializer(serializers.Serializer):
+    """A source of a violation on write: an existing source's id, or a new source described in full."""
+
+    source = source_field(required=False)
+    publisher = serializers.CharField(required=False, max_length=200)
+    title = serializers.CharField(required=False, max_length=500)
+    url = serializers.URLField(required=False, allow_blank=True, max_length=1000)
+    published_on = serializers.DateField(required=False, allow_null=True)
+    kind = serializers.ChoiceField(choices=Source.Kind.choices, required=False)
+    reliability = serializers.ChoiceField(choices=Source.Reliability.choices, default=Source.Reliability.F)
+    credibility = serializers.ChoiceField(choices=Source.Credibility.choices, default=Source.Credibility.CANNOT_JUDGE)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+    def validate(self, attrs):
+        if attrs.get("source") is None and not (attrs.get("publisher") and attrs.get("title") and attrs.get("kind")):
+            raise serializers.ValidationError(
+                "Give an existing source's id, or publisher, title and kind of a new one."
+            )
+        return attrs
+
+
+class ViolationSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    agreement = agreement_field()
+    clauses = clause_field(many=True, required=False)
+    perpetrators = actor_field(many=True, required=False)
+    affected_actors = actor_field(many=True, required=False)
+    place = place_field(required=False, allow_null=True)
+    zone = BriefRelatedField(model=Zone, read_only=True, brief=["slug", "name"])
+    sources = serializers.SerializerMethodField()
+    new_sources = CitationSerializer(many=True, write_only=True, required=False)
+    retracted = serializers.BooleanField(source="is_retracted", read_only=True)
+    reported_by = serializers.StringRelatedField(read_only=True)
+    verified_by = serializers.StringRelatedField(read_only=True)
+
+    class Meta:
+        model = Violation
+        fields = [
+            "id",
+            "agreement",
+            "clauses",
+            "category",
+            "perpetrators",
+            "affected_actors",
+            "description",
+            "started_at",
+            "ended_at",
+            "time_precision",
+            "place",
+            "latitude",
+            "longitude",
+            "location_precision",
+            "in_zone",
+            "zone",
+            *COUNT_FIELDS,
+            "status",
+            "reported_by",
+            "verified_by",
+            "verified_at",
+            "retracted",
+            "retracted_at",
+            "retraction_reason",
+            "version",
+            "created_at",
+            "updated_at",
+            "sources",
+            "new_sources",
+        ]
+        read_only_fields = ["in_zone", "status", "verified_at", "retracted_at", "retraction_reason", "version"]
+
+    @extend_schema_field(SourceSerializer(many=True))
+    def get_sources(self, violation):
+        return [
+            {**SourceSerializer(citation.source).data, "note": citation.note} for citation in violation.citations.all()
+        ]
+
+    def validate(self, attrs):
+        if self.instance is not None and "new_sources" in attrs:
+            raise serializers.ValidationError({"new_sources": "Add sources to an existing violation one by one."})
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data):
+        user = self.context["request"].user
+        citations = validated_data.pop("new_sources", [])
+        violation = services.violation_record(user=user, **validated_data)
+        for citation in citations:
+            source = citation.pop("source", None)
+            note = citation.pop("note", "")
+            new = None if source else services.NewSource(**citation)
+            services.violation_cite(violation=violation, user=user, source=source, new_source=new, note=note)
+        return violation
+
+    def update(self, instance, validated_data):
+        return services.violation_update(
+            violation=instance,
+            user=self.context["request"].user,
+            expected_version=self.context.get("expected_version"),
+            **validated_data,
+        )
+
+
+class PatrolSerializer(RecordSerializer):
+    agreement = agreement_field()
+    clause = clause_field(required=False, allow_null=True)
+    participants = actor_field(many=True)
+    incidents = serializers.SlugRelatedField(
+        many=True, slug_field="uuid", queryset=Violation.objects.all(), required=False
+    )
+    source = source_field(required=False, allow_null=True)
+
+    class Meta:
+        model = Patrol
+        fields = [
+            "id",
+            "agreement",
+            "clause",
+            "patrolled_on",
+            "date_precision",
+            "kind",
+            "participants",
+            "route",
+            "outcome",
+            "incidents",
+            "source",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class RouteStatusSerializer(RecordSerializer):
+    agreement = agreement_field()
+    clause = clause_field(required=False, allow_null=True)
+    source = source_field(required=False, allow_null=True)
+
+    class Meta:
+        model = RouteStatus
+        fields = [
+            "id",
+            "agreement",
+            "clause",
+            "route",
+            "segment",
+            "observed_on",
+            "status",
+            "source",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class ControlChangeSerializer(RecordSerializer):
+    agreement = agreement_field()
+    place = place_field(required=False, allow_null=True)
+    from_actor = actor_field(required=False, allow_null=True)
+    to_actor = actor_field()
+    violation = serializers.SlugRelatedField(
+        slug_field="uuid", queryset=Violation.objects.all(), required=False, allow_null=True
+    )
+    source = source_field(required=False, allow_null=True)
+
+    class Meta:
+        model = ControlChange
+        fields = [
+            "id",
+            "agreement",
+            "place",
+            "locations",
+            "area_description",
+            "occurred_on",
+            "date_precision",
+            "from_actor",
+            "to_actor",
+            "violation",
+            "source",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]

@@ -1,0 +1,57 @@
+"""API tokens for dashboards and integrations.
+
+A token's key is shown once, when it is issued, and never stored: the row keeps its SHA-256 (to find it) and its
+first characters (so people can tell their tokens apart). All writes go through `compliance.tokens`.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+KEY_PREFIX_LENGTH = 8
+
+
+class ApiToken(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. the dashboard that uses it.")
+    key_prefix = models.CharField(
+        max_length=KEY_PREFIX_LENGTH,
+        db_index=True,
+        editable=False,
+        help_text="The first characters of the key, to tell tokens apart. The key itself is not stored.",
+    )
+    key_hash = models.CharField(max_length=64, editable=False, help_text="Hex SHA-256 of the key.")
+    read_only = models.BooleanField(default=False, help_text="Only safe requests (GET, HEAD, OPTIONS).")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["key_hash"], name="compliance_apitoken_key_hash_unique"),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=F("created_at")),
+                name="compliance_apitoken_expires_after_created",
+                violation_error_message="A token must expire after it was created.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_active(self) -> bool:
+        """Usable now as far as the token goes: not revoked, not expired. (Its user must be active too.)"""
+        return not self.is_revoked and not self.is_expired
