@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.http import HttpResponseRedirect
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -14,6 +15,8 @@ class RecordAdmin(SimpleHistoryAdmin):
 
     list_per_page = 50
     save_on_top = True
+    # Sources are pasted without a scheme as often as with one; assume https (Django 6's default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_service(self, request, obj, form, change):
         services.record_save(instance=obj, user=request.user)

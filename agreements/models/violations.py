@@ -204,6 +204,10 @@ class Violation(TimeStamped):
     )
     retraction_reason = models.TextField(blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, editable=False, on_delete=models.PROTECT, related_name="merged_duplicates",
+        help_text="Set when this record was merged into another as a duplicate (it is then retracted).",
+    )
 
     history = HistoricalRecords(m2m_fields=[clauses, perpetrators, affected_actors])
 
@@ -245,6 +249,16 @@ class Violation(TimeStamped):
                 | (models.Q(retracted_at__isnull=False, retracted_by__isnull=False) & ~models.Q(retraction_reason="")),
                 name="agreements_violation_retraction_complete",
                 violation_error_message="A retraction records who, when and why.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(merged_into__isnull=True) | models.Q(retracted_at__isnull=False),
+                name="agreements_violation_merged_is_retracted",
+                violation_error_message="A violation merged into another is retracted.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(merged_into=models.F("id")),
+                name="agreements_violation_not_merged_into_itself",
+                violation_error_message="A violation cannot be merged into itself.",
             ),
             models.CheckConstraint(
                 condition=models.Q(version__gte=1),
@@ -334,6 +348,9 @@ class Source(TimeStamped):
         blank=True,
         validators=[RegexValidator(r"^[0-9a-f]{64}$", "A SHA-256 is 64 lowercase hexadecimal characters.")],
     )
+    archived_file = models.FileField(
+        upload_to="sources/%Y/%m/", blank=True, help_text="An archived copy (PDF, image, HTML); staff only."
+    )
     notes = models.TextField(blank=True)
 
     history = HistoricalRecords()
@@ -393,3 +410,29 @@ class ViolationSource(models.Model):
 
     def __str__(self):
         return str(self.source)
+
+
+class ViolationReview(models.Model):
+    """One step of a violation's review: who moved it from which status to which, when, and why."""
+
+    violation = models.ForeignKey(Violation, on_delete=models.CASCADE, related_name="reviews")
+    from_status = models.CharField(max_length=16, choices=ViolationStatus.choices)
+    to_status = models.CharField(max_length=16, choices=ViolationStatus.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="violation_reviews")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["violation", "at", "id"]
+        constraints = [
+            choices_constraint("from_status", ViolationStatus.choices, "agreements_violationreview_from_valid"),
+            choices_constraint("to_status", ViolationStatus.choices, "agreements_violationreview_to_valid"),
+            models.CheckConstraint(
+                condition=~models.Q(from_status=models.F("to_status")),
+                name="agreements_violationreview_changes_status",
+                violation_error_message="A review step changes the status.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.from_status} → {self.to_status} by {self.user} at {self.at:%Y-%m-%d %H:%M}"
