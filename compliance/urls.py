@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from compliance import views
-from reports.api import ViolationStatsView
+from reports.api.stats import ViolationStatsView
 
 admin.site.site_header = "Treaty-compliance tracker"
 admin.site.site_title = "Compliance tracker"
