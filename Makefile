@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev migrate demo lint format bench clean
+.PHONY: run test install install-dev lint format bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,7 @@ format: install-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
+
+# Benchmarks print their figures; BENCH_VIOLATIONS (default 20000) and DATABASE_URL choose the data and engine.
+bench: install-dev
+	$(PY) benchmarks/run.py

@@ -54,11 +54,11 @@ from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from agreements.models import Actor, Violation
+from agreements.models import Actor, Clause, Source, Violation, ViolationSource
 
 Value = str | int | float | bool | date | datetime | None
 
-# Rows fetched per database round trip; prefetches run once per chunk, so the query count grows with rows / 500.
+# Rows fetched per database round trip; their links are read once per chunk, so queries grow with rows / 500.
 CHUNK_SIZE = 500
 
 UTF8_BOM = "\ufeff"
@@ -94,7 +94,34 @@ class ExportTooLarge(Exception):
 
 
 # --- reading values off a violation -------------------------------------------------------------------------------
-# The links come from `export_queryset`'s prefetches: `.all()` on them reads the cache, it does not query.
+# The links come from `_rows`, which reads them per chunk as plain id pairs (see `_attach_links`).
+
+
+@dataclass(slots=True)
+class _Citation:
+    source: Source
+    note: str
+
+
+@dataclass(slots=True)
+class _Links:
+    clauses: list[Clause]
+    perpetrators: list[Actor]
+    affected: list[Actor]
+    citations: list[_Citation]
+
+
+def _links(v: Violation) -> _Links:
+    links = getattr(v, "_export_links", None)
+    if links is None:  # a violation not read through `_rows`: ask its managers (a few queries, fine for one)
+        links = _Links(
+            clauses=list(v.clauses.all()),
+            perpetrators=list(v.perpetrators.all()),
+            affected=list(v.affected_actors.all()),
+            citations=[_Citation(c.source, c.note) for c in v.citations.select_related("source")],
+        )
+        v._export_links = links
+    return links
 
 
 def _alphabetical(actors: Iterable[Actor]) -> list[Actor]:
@@ -107,11 +134,11 @@ def _by_name(actors: Iterable[Actor]) -> list[str]:
 
 
 def _perpetrators(v: Violation) -> list[str]:
-    return _by_name(v.perpetrators.all())
+    return _by_name(_links(v).perpetrators)
 
 
 def _affected(v: Violation) -> list[str]:
-    return _by_name(v.affected_actors.all())
+    return _by_name(_links(v).affected)
 
 
 def _joined(names: Sequence[str], separator: str = "; ") -> str:
@@ -119,7 +146,7 @@ def _joined(names: Sequence[str], separator: str = "; ") -> str:
 
 
 def _clauses(v: Violation) -> str:
-    return _joined([clause.number for clause in v.clauses.all()])
+    return _joined([clause.number for clause in _links(v).clauses])
 
 
 def _source_line(citation) -> str:
@@ -128,11 +155,11 @@ def _source_line(citation) -> str:
 
 
 def _sources(v: Violation) -> str:
-    return _joined([_source_line(citation) for citation in v.citations.all()], " | ")
+    return _joined([_source_line(citation) for citation in _links(v).citations], " | ")
 
 
 def _publishers(v: Violation) -> str:
-    return _joined(list(dict.fromkeys(citation.source.publisher for citation in v.citations.all())))
+    return _joined(list(dict.fromkeys(citation.source.publisher for citation in _links(v).citations)))
 
 
 def _lon(v: Violation) -> float | None:
@@ -252,7 +279,7 @@ COUNTRY_NAMES = {"SY": "Syria"}
 
 
 def _actor1(v: Violation) -> Actor | None:
-    return next(iter(_alphabetical(v.perpetrators.all())), None)
+    return next(iter(_alphabetical(_links(v).perpetrators)), None)
 
 
 def acled_event_type(v: Violation) -> tuple[str, str]:
@@ -321,25 +348,74 @@ ACLED_COLUMNS: tuple[Column, ...] = (
 
 
 def export_queryset(queryset: QuerySet[Violation]) -> QuerySet[Violation]:
-    """The queryset with the joins the columns read, so N rows cost a constant number of queries per chunk.
-
-    String lookups only (no `Prefetch` objects), so applying this twice is harmless.
-    """
+    """The queryset with the joins the columns read; the many-to-many links are read by `_rows` per chunk."""
     return queryset.select_related(
         "agreement",  # agreement slug
         "place",  # place name, admin areas, country, coordinates when the violation has none of its own
         "zone",  # zone slug
-    ).prefetch_related(
-        "clauses",  # clause numbers
-        "perpetrators",  # actor1 / assoc_actor_1, and the territorial-capture mapping
-        "affected_actors",  # actor2 / assoc_actor_2
-        "citations__source",  # sources and publishers
-    )
+    ).defer("zone__geometry", "agreement__text", "agreement__summary").prefetch_related(None)
+
+
+class _Lookups:
+    """Actors, clauses and sources by id, read once per export and shared by every row that links to them."""
+
+    def __init__(self):
+        self.by_model: dict[type, dict[int, object]] = {Actor: {}, Clause: {}, Source: {}}
+
+    def get(self, model, ids) -> dict[int, object]:
+        known = self.by_model[model]
+        missing = set(ids) - known.keys()
+        if missing:
+            known.update(model.objects.in_bulk(missing))
+        return known
+
+
+def _pairs(through, ids, target: str) -> dict[int, list[int]]:
+    linked: dict[int, list[int]] = {}
+    for violation_id, target_id in through.objects.filter(violation_id__in=ids).values_list("violation_id", target):
+        linked.setdefault(violation_id, []).append(target_id)
+    return linked
+
+
+def _attach_links(batch: list[Violation], lookups: _Lookups) -> list[Violation]:
+    # Django's prefetch_related builds a queryset per row and relation; for exports of thousands of rows plain
+    # (violation id, target id) pairs and shared objects are several times faster (see benchmarks/run.py).
+    ids = [v.pk for v in batch]
+    clause_ids = _pairs(Violation.clauses.through, ids, "clause_id")
+    perpetrator_ids = _pairs(Violation.perpetrators.through, ids, "actor_id")
+    affected_ids = _pairs(Violation.affected_actors.through, ids, "actor_id")
+    citation_rows: dict[int, list[tuple[int, str]]] = {}
+    for violation_id, source_id, note in (
+        ViolationSource.objects.filter(violation_id__in=ids)
+        .order_by("id")
+        .values_list("violation_id", "source_id", "note")
+    ):
+        citation_rows.setdefault(violation_id, []).append((source_id, note))
+    clauses = lookups.get(Clause, {i for group in clause_ids.values() for i in group})
+    actors = lookups.get(Actor, {i for group in (*perpetrator_ids.values(), *affected_ids.values()) for i in group})
+    sources = lookups.get(Source, {source_id for rows in citation_rows.values() for source_id, _ in rows})
+    for v in batch:
+        v._export_links = _Links(
+            clauses=sorted(
+                (clauses[i] for i in clause_ids.get(v.pk, [])), key=lambda c: (c.agreement_id, c.position, c.number)
+            ),
+            perpetrators=[actors[i] for i in perpetrator_ids.get(v.pk, [])],
+            affected=[actors[i] for i in affected_ids.get(v.pk, [])],
+            citations=[_Citation(sources[source_id], note) for source_id, note in citation_rows.get(v.pk, [])],
+        )
+    return batch
 
 
 def _rows(queryset: QuerySet[Violation]) -> Iterator[Violation]:
-    # Since Django 4.1 `iterator(chunk_size=…)` runs the prefetches per chunk instead of ignoring them.
-    return export_queryset(queryset).iterator(chunk_size=CHUNK_SIZE)
+    lookups = _Lookups()
+    batch: list[Violation] = []
+    for violation in export_queryset(queryset).iterator(chunk_size=CHUNK_SIZE):
+        batch.append(violation)
+        if len(batch) == CHUNK_SIZE:
+            yield from _attach_links(batch, lookups)
+            batch = []
+    if batch:
+        yield from _attach_links(batch, lookups)
 
 
 # --- rendering values ---------------------------------------------------------------------------------------------

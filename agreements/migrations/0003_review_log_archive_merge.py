@@ -6,74 +6,142 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agreements', '0002_roles'),
+        ("agreements", "0002_roles"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ViolationReview',
+            name="ViolationReview",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(choices=[('reported', 'Reported'), ('verified', 'Verified'), ('disputed', 'Disputed'), ('rejected', 'Rejected')], max_length=16)),
-                ('to_status', models.CharField(choices=[('reported', 'Reported'), ('verified', 'Verified'), ('disputed', 'Disputed'), ('rejected', 'Rejected')], max_length=16)),
-                ('at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('note', models.TextField(blank=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "from_status",
+                    models.CharField(
+                        choices=[
+                            ("reported", "Reported"),
+                            ("verified", "Verified"),
+                            ("disputed", "Disputed"),
+                            ("rejected", "Rejected"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "to_status",
+                    models.CharField(
+                        choices=[
+                            ("reported", "Reported"),
+                            ("verified", "Verified"),
+                            ("disputed", "Disputed"),
+                            ("rejected", "Rejected"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("note", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['violation', 'at', 'id'],
+                "ordering": ["violation", "at", "id"],
             },
         ),
         migrations.AddField(
-            model_name='historicalsource',
-            name='archived_file',
-            field=models.TextField(blank=True, help_text='An archived copy (PDF, image, HTML); staff only.', max_length=100),
+            model_name="historicalsource",
+            name="archived_file",
+            field=models.TextField(
+                blank=True, help_text="An archived copy (PDF, image, HTML); staff only.", max_length=100
+            ),
         ),
         migrations.AddField(
-            model_name='historicalviolation',
-            name='merged_into',
-            field=models.ForeignKey(blank=True, db_constraint=False, editable=False, help_text='Set when this record was merged into another as a duplicate (it is then retracted).', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='agreements.violation'),
+            model_name="historicalviolation",
+            name="merged_into",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                editable=False,
+                help_text="Set when this record was merged into another as a duplicate (it is then retracted).",
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="agreements.violation",
+            ),
         ),
         migrations.AddField(
-            model_name='source',
-            name='archived_file',
-            field=models.FileField(blank=True, help_text='An archived copy (PDF, image, HTML); staff only.', upload_to='sources/%Y/%m/'),
+            model_name="source",
+            name="archived_file",
+            field=models.FileField(
+                blank=True, help_text="An archived copy (PDF, image, HTML); staff only.", upload_to="sources/%Y/%m/"
+            ),
         ),
         migrations.AddField(
-            model_name='violation',
-            name='merged_into',
-            field=models.ForeignKey(blank=True, editable=False, help_text='Set when this record was merged into another as a duplicate (it is then retracted).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='merged_duplicates', to='agreements.violation'),
+            model_name="violation",
+            name="merged_into",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                help_text="Set when this record was merged into another as a duplicate (it is then retracted).",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="merged_duplicates",
+                to="agreements.violation",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='violation',
-            constraint=models.CheckConstraint(condition=models.Q(('merged_into__isnull', True), ('retracted_at__isnull', False), _connector='OR'), name='agreements_violation_merged_is_retracted', violation_error_message='A violation merged into another is retracted.'),
+            model_name="violation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("merged_into__isnull", True), ("retracted_at__isnull", False), _connector="OR"),
+                name="agreements_violation_merged_is_retracted",
+                violation_error_message="A violation merged into another is retracted.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='violation',
-            constraint=models.CheckConstraint(condition=models.Q(('merged_into', models.F('id')), _negated=True), name='agreements_violation_not_merged_into_itself', violation_error_message='A violation cannot be merged into itself.'),
+            model_name="violation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("merged_into", models.F("id")), _negated=True),
+                name="agreements_violation_not_merged_into_itself",
+                violation_error_message="A violation cannot be merged into itself.",
+            ),
         ),
         migrations.AddField(
-            model_name='violationreview',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='violation_reviews', to=settings.AUTH_USER_MODEL),
+            model_name="violationreview",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="violation_reviews",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='violationreview',
-            name='violation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='agreements.violation'),
+            model_name="violationreview",
+            name="violation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="reviews", to="agreements.violation"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='violationreview',
-            constraint=models.CheckConstraint(condition=models.Q(('from_status__in', ['reported', 'verified', 'disputed', 'rejected'])), name='agreements_violationreview_from_valid', violation_error_message='from_status must be one of: reported, verified, disputed, rejected.'),
+            model_name="violationreview",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("from_status__in", ["reported", "verified", "disputed", "rejected"])),
+                name="agreements_violationreview_from_valid",
+                violation_error_message="from_status must be one of: reported, verified, disputed, rejected.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='violationreview',
-            constraint=models.CheckConstraint(condition=models.Q(('to_status__in', ['reported', 'verified', 'disputed', 'rejected'])), name='agreements_violationreview_to_valid', violation_error_message='to_status must be one of: reported, verified, disputed, rejected.'),
+            model_name="violationreview",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("to_status__in", ["reported", "verified", "disputed", "rejected"])),
+                name="agreements_violationreview_to_valid",
+                violation_error_message="to_status must be one of: reported, verified, disputed, rejected.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='violationreview',
-            constraint=models.CheckConstraint(condition=models.Q(('from_status', models.F('to_status')), _negated=True), name='agreements_violationreview_changes_status', violation_error_message='A review step changes the status.'),
+            model_name="violationreview",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("from_status", models.F("to_status")), _negated=True),
+                name="agreements_violationreview_changes_status",
+                violation_error_message="A review step changes the status.",
+            ),
         ),
     ]

@@ -205,7 +205,12 @@ class Violation(TimeStamped):
     retraction_reason = models.TextField(blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, editable=False, on_delete=models.PROTECT, related_name="merged_duplicates",
+        "self",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="merged_duplicates",
         help_text="Set when this record was merged into another as a duplicate (it is then retracted).",
     )
 
