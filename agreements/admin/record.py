@@ -30,7 +30,8 @@ class AgreementAdmin(RecordAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(clause_total=Count("clauses"))
+        # Meta.ordering is dropped from GROUP BY queries; say it again, or autocomplete pages come out unordered.
+        return super().get_queryset(request).annotate(clause_total=Count("clauses")).order_by(*Agreement._meta.ordering)
 
     @admin.display(description="clauses", ordering="clause_total")
     def clause_count(self, obj):
