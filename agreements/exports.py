@@ -349,11 +349,15 @@ ACLED_COLUMNS: tuple[Column, ...] = (
 
 def export_queryset(queryset: QuerySet[Violation]) -> QuerySet[Violation]:
     """The queryset with the joins the columns read; the many-to-many links are read by `_rows` per chunk."""
-    return queryset.select_related(
-        "agreement",  # agreement slug
-        "place",  # place name, admin areas, country, coordinates when the violation has none of its own
-        "zone",  # zone slug
-    ).defer("zone__geometry", "agreement__text", "agreement__summary").prefetch_related(None)
+    return (
+        queryset.select_related(
+            "agreement",  # agreement slug
+            "place",  # place name, admin areas, country, coordinates when the violation has none of its own
+            "zone",  # zone slug
+        )
+        .defer("zone__geometry", "agreement__text", "agreement__summary")
+        .prefetch_related(None)
+    )
 
 
 class _Lookups:

@@ -8,10 +8,11 @@ to `user` in the history.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import models, transaction
 
 from agreements.geometry import area_covers, area_size
@@ -58,10 +59,49 @@ def _set_m2m(instance: models.Model, m2m: dict[str, Iterable] | None) -> None:
             getattr(instance, name).set(list(values))
 
 
+def _condition_fields(condition) -> Iterable[str]:
+    for child in condition.children:
+        if isinstance(child, models.Q):
+            yield from _condition_fields(child)
+        else:
+            yield child[0].split("__")[0]
+
+
+@functools.cache
+def _constraint_field(model: type[models.Model]) -> dict[str, str]:
+    """A check constraint's message → the first field its condition names."""
+    return {
+        str(constraint.violation_error_message): next(iter(_condition_fields(constraint.condition)))
+        for constraint in model._meta.constraints
+        if isinstance(constraint, models.CheckConstraint)
+    }
+
+
+def validate(instance: models.Model) -> None:
+    """`full_clean`, with each check-constraint error moved onto the field it is about.
+
+    Django reports a failed check constraint against the whole record; an API client or form needs to know which
+    input to fix (`killed_low`, not "the record").
+    """
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict"):
+            raise
+        owners = _constraint_field(type(instance))
+        errors: dict[str, list] = {}
+        for field, field_errors in exc.error_dict.items():
+            for error in field_errors:
+                message = " ".join(error.messages)
+                target = owners.get(message, field) if field == NON_FIELD_ERRORS else field
+                errors.setdefault(target, []).append(error)
+        raise ValidationError(errors) from None
+
+
 @transaction.atomic
 def record_save(*, instance: models.Model, user, m2m: dict[str, Iterable] | None = None) -> models.Model:
     """Validate and save a record that has no rule beyond its constraints (actors, agreements, patrols …)."""
-    instance.full_clean()
+    validate(instance)
     _attribute(instance, user)
     instance.save()
     _set_m2m(instance, m2m)
@@ -187,8 +227,12 @@ def violation_save(
 
     With `expected_version`, refuses (StaleEdit) when the row was saved by someone else since that version.
     """
-    clauses = list(clauses) if clauses is not None else None
-    violation_check_clauses(violation=violation, clauses=clauses)
+    from agreements import workflow  # the review workflow builds on this module
+
+    given = {"clauses": clauses, "perpetrators": perpetrators, "affected_actors": affected_actors}
+    m2m = {name: list(values) if values is not None else None for name, values in given.items()}
+    violation_check_clauses(violation=violation, clauses=m2m["clauses"])
+    reopened_from = None
     if violation.pk is None:
         violation.reported_by = user
         violation.version = 1
@@ -199,10 +243,17 @@ def violation_save(
         violation.version = current.version + 1
         violation.updated_by = user
     violation_locate(violation)
-    violation.full_clean()
+    validate(violation)
+    if violation.pk is not None:
+        # Status is the workflow's: taken from the stored row, and back to "reported" if reviewed facts change.
+        reopened_from = workflow.violation_keep_review_state(
+            violation=violation, current=current, fact_fields=FACT_FIELDS, m2m=m2m
+        )
     _attribute(violation, user)
     violation.save()
-    _set_m2m(violation, {"clauses": clauses, "perpetrators": perpetrators, "affected_actors": affected_actors})
+    _set_m2m(violation, m2m)
+    if reopened_from:
+        workflow.violation_log_reopened(violation=violation, user=user, from_status=reopened_from)
     return violation
 
 

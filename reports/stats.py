@@ -1,16 +1,19 @@
 """Aggregates of violations for dashboards, computed in the database in one query."""
 
-from django.db.models import Count, F, Sum
+from datetime import datetime
+
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 
-# Each dimension: the columns it groups on (named as they appear in the result rows).
+# Each dimension: the result columns it adds, each read from a field path or computed by an expression. Paths are
+# selected as they are and renamed afterwards, since annotating a name like "category" clashes with the field.
 DIMENSIONS = {
-    "actor": {"actor_id": F("perpetrators__id"), "actor": F("perpetrators__name")},
-    "clause": {"clause_id": F("clauses__id"), "clause": F("clauses__number")},
-    "category": {"category": F("category")},
-    "place": {"place_id": F("place__id"), "place": F("place__name")},
-    "admin1": {"admin1": F("place__admin1")},
-    "status": {"status": F("status")},
+    "actor": {"actor_id": "perpetrators__id", "actor": "perpetrators__name"},
+    "clause": {"clause_id": "clauses__id", "clause": "clauses__number"},
+    "category": {"category": "category"},
+    "place": {"place_id": "place_id", "place": "place__name"},
+    "admin1": {"admin1": "place__admin1"},
+    "status": {"status": "status"},
     "day": {"day": TruncDate("started_at")},
     "week": {"week": TruncWeek("started_at")},
     "month": {"month": TruncMonth("started_at")},
@@ -36,22 +39,29 @@ def parse_group_by(value: str) -> list[str]:
 
 
 def violation_stats(queryset, group_by: list[str]) -> list[dict]:
-    """Counts and best-estimate casualty sums per group.
+    """Counts and best-estimate casualty sums per group, in one query; with no dimension, one total row.
 
     Grouping by actor or clause joins only that link table, so a violation with two perpetrators counts once for
-    each of them (and once per group). Sums of casualties are over the distinct violations of a group: with one
-    many-to-many dimension a violation appears once per group, so plain sums are exact; grouping by actor AND
-    clause keeps that, since each (actor, clause) pair meets a violation once.
+    each of them. Sums are exact per group: a group meets each of its violations once, since only the link tables
+    of the requested dimensions are joined (and filters use subqueries, which add no rows).
     """
-    columns = {name: expression for dimension in group_by for name, expression in DIMENSIONS[dimension].items()}
-    rows = queryset.order_by().annotate(**columns).values(*columns).annotate(**MEASURES)
-    ordering = list(columns) or ["violations"]
-    rows = rows.order_by(*ordering)
+    if not group_by:
+        return [queryset.aggregate(**MEASURES)]
+    columns = {name: source for dimension in group_by for name, source in DIMENSIONS[dimension].items()}
+    paths = {name: source for name, source in columns.items() if isinstance(source, str)}
+    expressions = {name: source for name, source in columns.items() if not isinstance(source, str)}
+    rows = (
+        queryset.order_by()
+        .values(*paths.values(), **expressions)
+        .annotate(**MEASURES)
+        .order_by(*paths.values(), *expressions)
+    )
     result = []
     for row in rows:
-        for key in ("day", "week", "month"):
-            if row.get(key) is not None:
-                value = row[key]
-                row[key] = (value.date() if hasattr(value, "date") and callable(value.date) else value).isoformat()
-        result.append(row)
+        out = {name: row[path] for name, path in paths.items()}
+        for name in expressions:
+            value = row[name]
+            out[name] = (value.date() if isinstance(value, datetime) else value).isoformat() if value else None
+        out.update({measure: row[measure] for measure in MEASURES})
+        result.append({name: out[name] for name in [*columns, *MEASURES]})
     return result

@@ -1,7 +1,8 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 
-from agreements import services
+from agreements import evidence, services
 from agreements.models import Source, Violation, ViolationSource
 from agreements.models.violations import COUNT_FIELDS
 
@@ -103,3 +104,61 @@ class CitationForm(forms.ModelForm):
             reliability=self.cleaned_data["new_reliability"],
             credibility=self.cleaned_data["new_credibility"],
         )
+
+
+class ReviewNoteForm(forms.Form):
+    """The intermediate page of the verify / dispute / reject / reopen actions."""
+
+    note = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Optional: what you checked, or why you doubt it. Kept in the violation's review log.",
+    )
+
+
+class RetractionForm(forms.Form):
+    """The intermediate page of the retract action: a reason is required."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Why the record is withdrawn (duplicate, entered in error, …). The row is kept, out of counts.",
+        error_messages={"required": "Say why the violations are retracted."},
+    )
+
+
+class SourceForm(forms.ModelForm):
+    """A source with an optional archived copy: its type and size are checked here, its SHA-256 computed on save."""
+
+    url = forms.URLField(label="URL", required=False, max_length=1000, assume_scheme="https")
+
+    class Meta:
+        model = Source
+        fields = [
+            "publisher",
+            "title",
+            "url",
+            "published_on",
+            "kind",
+            "reliability",
+            "credibility",
+            "archived_file",
+            "sha256",
+            "notes",
+        ]
+        help_texts = {
+            "archived_file": f"PDF, image, HTML or text ({', '.join(evidence.ALLOWED_TYPES)}); staff only.",
+            "sha256": "Computed from the archived file when one is uploaded; type it only for a copy kept elsewhere.",
+        }
+
+    def clean_archived_file(self):
+        upload = self.cleaned_data.get("archived_file")
+        if upload and "archived_file" in self.changed_data and isinstance(upload, UploadedFile):
+            evidence.check_upload(upload)  # the same check source_save runs; here it lands on the field
+        return upload
+
+    def upload(self):
+        """The newly uploaded file, if one was uploaded (not the stored one, nor a cleared field)."""
+        upload = self.cleaned_data.get("archived_file")
+        if upload and "archived_file" in self.changed_data and isinstance(upload, UploadedFile):
+            return upload
+        return None

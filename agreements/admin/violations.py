@@ -1,12 +1,28 @@
 """Admin for what happened: violations and their sources, patrols, route statuses, control changes."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Prefetch
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
-from agreements import services
+from agreements import evidence, services, workflow
 from agreements.admin.base import RecordAdmin
-from agreements.admin.forms import CitationForm, ViolationForm
-from agreements.models import Actor, Clause, ControlChange, Patrol, RouteStatus, Source, Violation, ViolationSource
+from agreements.admin.forms import CitationForm, RetractionForm, ReviewNoteForm, SourceForm, ViolationForm
+from agreements.duplicates import likely_duplicates
+from agreements.models import (
+    Actor,
+    Clause,
+    ControlChange,
+    Patrol,
+    RouteStatus,
+    Source,
+    Violation,
+    ViolationReview,
+    ViolationSource,
+)
 
 
 class CitationInline(admin.StackedInline):
@@ -35,18 +51,53 @@ class CitationInline(admin.StackedInline):
 
 
 class RetractedFilter(admin.SimpleListFilter):
+    """Retracted rows are out of the list (and its counts) unless asked for, as they are out of the API's lists."""
+
     title = "retracted"
     parameter_name = "retracted"
 
     def lookups(self, request, model_admin):
-        return [("no", "Not retracted"), ("yes", "Retracted")]
+        return [("no", "Not retracted"), ("yes", "Retracted"), ("all", "All")]
+
+    def value(self):
+        return super().value() or "no"
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: lookup} if lookup != "no" else {}, [self.parameter_name]
+                ),
+                "display": title,
+            }
 
     def queryset(self, request, queryset):
-        if self.value() == "no":
-            return queryset.filter(retracted_at__isnull=True)
         if self.value() == "yes":
             return queryset.filter(retracted_at__isnull=False)
-        return queryset
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(retracted_at__isnull=True)
+
+
+def _review_action(transition, *, description: str, verb: str):
+    """An admin action that asks for an optional note on an intermediate page, then moves each selected violation
+    through `transition` (a workflow function); refusals are reported per violation and change nothing."""
+
+    def action(modeladmin, request, queryset):
+        return modeladmin.run_workflow_action(
+            request, queryset, transition=transition, form_class=ReviewNoteForm, verb=verb
+        )
+
+    action.__name__ = f"{verb}_selected"
+    return admin.action(description=description, permissions=["review"])(action)
+
+
+@admin.action(description="Retract selected violations (with a reason)…", permissions=["retract"])
+def retract_selected(modeladmin, request, queryset):
+    return modeladmin.run_workflow_action(
+        request, queryset, transition=workflow.violation_retract, form_class=RetractionForm, verb="retract"
+    )
 
 
 @admin.register(Violation)
@@ -84,6 +135,7 @@ class ViolationAdmin(RecordAdmin):
         "version",
         "created_at",
         "updated_at",
+        "review_log",
     ]
     fieldsets = [
         ("What", {"fields": ["agreement", "clauses", "category", "description", "loaded_version"]}),
@@ -122,6 +174,14 @@ class ViolationAdmin(RecordAdmin):
                 ]
             },
         ),
+        ("Review", {"fields": ["review_log"]}),
+    ]
+    actions = [
+        _review_action(workflow.violation_verify, description="Verify selected violations…", verb="verify"),
+        _review_action(workflow.violation_dispute, description="Dispute selected violations…", verb="dispute"),
+        _review_action(workflow.violation_reject, description="Reject selected violations…", verb="reject"),
+        _review_action(workflow.violation_reopen, description="Reopen selected violations for review…", verb="reopen"),
+        retract_selected,
     ]
 
     def get_queryset(self, request):
@@ -137,6 +197,83 @@ class ViolationAdmin(RecordAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # violations are retracted, never deleted
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_retracted:
+            return False  # a retracted record is kept as it was: its page is read-only
+        return super().has_change_permission(request, obj)
+
+    def has_review_permission(self, request):
+        return request.user.has_perm("agreements.review_violation")
+
+    def has_retract_permission(self, request):
+        # Monitors may retract their own unreviewed violations; the workflow decides row by row.
+        return request.user.has_perm("agreements.retract_violation") or request.user.has_perm(
+            "agreements.change_violation"
+        )
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # never offered, whatever the permissions say
+        return actions
+
+    def run_workflow_action(self, request, queryset, *, transition, form_class, verb):
+        """The intermediate page (note or reason) and then the workflow step for each selected violation."""
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            done, refused = 0, []
+            for violation in queryset.order_by("pk"):
+                try:
+                    transition(violation=violation, user=request.user, **form.cleaned_data)
+                except (PermissionDenied, ValidationError) as exc:
+                    reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                    refused.append(f"{violation}: {reason}")
+                else:
+                    done += 1
+            if done:
+                self.message_user(request, f"{verb.capitalize()}: {done} violation(s) done.", messages.SUCCESS)
+            for refusal in refused:
+                self.message_user(request, f"Not done ({verb}) — {refusal}", messages.ERROR)
+            return None  # back to the list
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{verb.capitalize()} {queryset.count()} violation(s)",
+            "verb": verb,
+            "form": form,
+            "violations": queryset.select_related("place").order_by("pk"),
+            "action": request.POST.get("action", ""),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/agreements/violation/workflow_action.html", context)
+
+    @admin.display(description="review log")
+    def review_log(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        steps = ViolationReview.objects.filter(violation=obj).select_related("user").order_by("at", "id")
+        if not steps:
+            return "Not reviewed yet."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{step.at:%Y-%m-%d %H:%M}",
+                    step.get_from_status_display(),
+                    step.get_to_status_display(),
+                    step.user,
+                    step.note or "—",
+                )
+                for step in steps
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>when</th><th>step</th><th>by</th><th>note</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
     @admin.display(description="where", ordering="place__name")
     def place_name(self, obj):
@@ -168,6 +305,19 @@ class ViolationAdmin(RecordAdmin):
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
             for citation_form in formset.forms:
                 self._save_citation(request, form.instance, formset, citation_form)
+        for hint in likely_duplicates(form.instance)[:5]:
+            where = "same place" if hint.same_place else f"{hint.distance_km:.1f} km away"
+            self.message_user(
+                request,
+                format_html(
+                    'Possible duplicate: <a href="{}">{}</a> ({}, same day and category). '
+                    "A reviewer can merge them from the To-do page.",
+                    reverse("admin:agreements_violation_change", args=[hint.violation.pk]),
+                    hint.violation,
+                    where,
+                ),
+                messages.WARNING,
+            )
 
     def _save_citation(self, request, violation, formset, citation_form):
         citation = citation_form.instance
@@ -193,13 +343,44 @@ class ViolationAdmin(RecordAdmin):
 
 @admin.register(Source)
 class SourceAdmin(RecordAdmin):
-    list_display = ["publisher", "title", "published_on", "kind", "grade", "citation_count"]
+    """Sources are typed once and picked by autocomplete wherever they are cited (see CitationInline)."""
+
+    form = SourceForm
+    list_display = ["publisher", "title", "published_on", "kind", "grade", "citation_count", "archived"]
     list_filter = ["kind", "reliability", "credibility"]
     search_fields = ["publisher", "title", "url"]
     date_hierarchy = "published_on"
+    readonly_fields = ["grade", "archived_copy"]
+    fieldsets = [
+        (None, {"fields": ["publisher", "title", "url", "published_on", "kind"]}),
+        ("Admiralty grade", {"fields": [("reliability", "credibility"), "grade"]}),
+        ("Archived copy", {"fields": ["archived_file", "archived_copy", "sha256"]}),
+        (None, {"fields": ["notes"]}),
+    ]
+
+    def save_service(self, request, obj, form, change):
+        evidence.source_save(source=obj, user=request.user, upload=form.upload())
+
+    @admin.display(description="archived", boolean=True)
+    def archived(self, obj):
+        return bool(obj.archived_file)
+
+    @admin.display(description="download (staff only)")
+    def archived_copy(self, obj):
+        if not obj.archived_file:
+            return "—"
+        path = obj.archived_file.name.removeprefix("sources/")
+        return format_html('<a href="{}">{}</a>', reverse("source-file", args=[path]), obj.archived_file.name)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(citation_total=Count("citations"))
+        # A grouped query drops Meta.ordering; order explicitly, or the autocomplete that reuses sources pages an
+        # unordered list.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(citation_total=Count("citations"))
+            .order_by(*Source._meta.ordering, "pk")
+        )
 
     @admin.display(description="grade", ordering="reliability")
     def grade(self, obj):

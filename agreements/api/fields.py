@@ -8,7 +8,7 @@ class BriefRelatedField(serializers.RelatedField):
     """Reads as a brief embedded object (so a dashboard needs no second call); writes take an id or a slug."""
 
     default_error_messages = {
-        "does_not_exist": "No {model} with {key} {value!r}.",
+        "does_not_exist": "No {model} with {lookup} {value!r}.",
         "invalid": "Give an id (integer) or a slug (string).",
     }
 
@@ -37,7 +37,7 @@ class BriefRelatedField(serializers.RelatedField):
         try:
             return queryset.get(**lookup)
         except queryset.model.DoesNotExist:
-            self.fail("does_not_exist", model=model, key=key, value=data)
+            self.fail("does_not_exist", model=model, lookup=key, value=data)
 
     def get_choices(self, cutoff=None):
         return {}  # never list every actor in the browsable API's form

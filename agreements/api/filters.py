@@ -58,7 +58,11 @@ class ViolationFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=Violation.Status.choices)
     occurred_after = filters.DateFilter(field_name="started_at", lookup_expr="date__gte", help_text="On or after.")
     occurred_before = filters.DateFilter(field_name="started_at", lookup_expr="date__lte", help_text="On or before.")
-    in_zone = filters.BooleanFilter()
+    in_zone = filters.ChoiceFilter(
+        choices=[("true", "inside"), ("false", "outside"), ("unknown", "location too coarse to tell")],
+        method="filter_in_zone",
+        help_text="true, false or unknown; anything else is refused.",
+    )
     place = filters.NumberFilter(field_name="place_id")
     admin1 = filters.CharFilter(field_name="place__admin1", lookup_expr="iexact")
     bbox = BBoxFilter(lat="point_lat", lon="point_lon")
@@ -87,6 +91,11 @@ class ViolationFilter(filters.FilterSet):
 
     def filter_noop(self, queryset, name, value):
         return queryset
+
+    def filter_in_zone(self, queryset, name, value):
+        if value == "unknown":
+            return queryset.filter(in_zone__isnull=True)
+        return queryset.filter(in_zone=value == "true")
 
     def filter_clause(self, queryset, name, value):
         through = Violation.clauses.through.objects.filter(violation=OuterRef("pk"), clause_id=value)

@@ -3,16 +3,19 @@
 import re
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import parse_etags, quote_etag
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import filters as drf_filters
 from rest_framework import viewsets
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from agreements import exports, services
+from agreements import exports, services, workflow
 from agreements.api import filters, serializers
 from agreements.api.renderers import CSVRenderer, GeoJSONRenderer, XLSXRenderer
 from agreements.models import Actor, Agreement, Clause, ControlChange, Patrol, Place, RouteStatus, Violation, Zone
@@ -33,7 +36,7 @@ class RecordViewSet(ConditionalGetMixin, viewsets.ModelViewSet):
 
 class AgreementViewSet(RecordViewSet):
     # Parties and clauses are embedded: prefetch them once per page, not per agreement.
-    queryset = Agreement.objects.prefetch_related("party_roles__actor", "clauses")
+    queryset = Agreement.objects.select_related("amends").prefetch_related("party_roles__actor", "clauses")
     serializer_class = serializers.AgreementSerializer
     filterset_class = filters.AgreementFilter
     lookup_field = "slug"
@@ -113,6 +116,41 @@ COLUMNS_PARAMETER = OpenApiParameter(
 )
 
 
+IF_MATCH_OPTIONAL = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Optional: the ETag you reviewed; if the violation changed since, the step is refused with 412.",
+)
+
+
+STEP_DESCRIPTION = (
+    "A step of the review workflow (agreements/workflow.py): reported → verified | disputed | rejected; disputed → "
+    "verified | rejected | reported; verified → disputed | reported; rejected → reported. Reviewers only, and never "
+    "the violation's reporter or last editor (403 says why). Verifying needs a source and a perpetrator (the "
+    "'Unknown' actor counts). Answers the violation with its new version and ETag; the step is in its review log "
+    "and history."
+)
+RETRACT_DESCRIPTION = (
+    "Withdraw a violation with a reason, whatever its status: reviewers (retract_violation), or its reporter while "
+    "it is unreviewed. The row is kept, readable by its id, and leaves lists, counts and reports."
+)
+
+
+def _step_schema(summary: str, request_serializer, description: str = STEP_DESCRIPTION):
+    return extend_schema(
+        summary=summary,
+        description=description,
+        request=request_serializer,
+        responses={
+            200: serializers.ViolationSerializer,
+            412: OpenApiResponse(description="If-Match names a version that is no longer current."),
+        },
+        parameters=[IF_MATCH_OPTIONAL],
+    )
+
+
 @extend_schema_view(
     list=extend_schema(parameters=[FORMAT_PARAMETER, COLUMNS_PARAMETER]),
     update=extend_schema(parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True)]),
@@ -129,11 +167,39 @@ class ViolationViewSet(RecordViewSet):
     ordering_fields = ["started_at", "updated_at", "created_at", "killed_best", "id"]
     ordering = ["-started_at", "-id"]
 
+    # Review steps and retraction have their own permission instead of "add violation" (what POST means elsewhere);
+    # the workflow then applies the rules that depend on the row (two people, transitions, a monitor's own entry).
+    STEP_PERMISSIONS = {
+        "verify": ["agreements.review_violation"],
+        "dispute": ["agreements.review_violation"],
+        "reject": ["agreements.review_violation"],
+        "reopen": ["agreements.review_violation"],
+        # Reviewers (retract_violation) retract any; a monitor their own unreviewed one: both can change violations.
+        "retract": ["agreements.change_violation"],
+    }
+
+    @property
+    def required_permissions(self):
+        """Read by RolePermission; None means the usual permission of the HTTP method."""
+        return self.STEP_PERMISSIONS.get(getattr(self, "action", None))
+
     def get_queryset(self):
+        if getattr(self, "action", None) in {*self.STEP_PERMISSIONS, "history"}:
+            return Violation.objects.all()  # the row alone; the answer is read afresh after the step
+        return self.with_relations(Violation.objects.all())
+
+    @staticmethod
+    def with_relations(queryset):
         # Every embedded relation is joined or prefetched once per page; the list's query count is flat.
-        return Violation.objects.select_related(
-            "agreement", "place", "zone", "reported_by", "verified_by"
-        ).prefetch_related("clauses", "perpetrators", "affected_actors", "citations__source")
+        return queryset.select_related("agreement", "place", "zone", "reported_by", "verified_by").prefetch_related(
+            "clauses", "perpetrators", "affected_actors", "citations__source"
+        )
+
+    def filter_queryset(self, queryset):
+        # Filters (and hiding retracted rows) are for lists; a violation stays readable by its id once retracted.
+        if self.action == "list":
+            return super().filter_queryset(queryset)
+        return queryset
 
     def get_renderers(self):
         renderers = super().get_renderers()
@@ -142,20 +208,34 @@ class ViolationViewSet(RecordViewSet):
         return renderers
 
     def check_object_rule(self, request, obj):
-        services.violation_check_editable(violation=obj, user=request.user)
+        if self.action in {"update", "partial_update"}:
+            services.violation_check_editable(violation=obj, user=request.user)
+        # Review steps and retraction: agreements.workflow holds their rules.
 
     def etag(self, violation) -> str:
         return quote_etag(f"{violation.uuid}.v{violation.version}")
 
     def retrieve(self, request, *args, **kwargs):
+        # The version alone decides the ETag: a 304 costs one small query, not the joins and prefetches of the body.
+        version = Violation.objects.filter(uuid=self.kwargs["uuid"]).values_list("version", flat=True).first()
+        if version is not None:
+            etag = quote_etag(f"{self.kwargs['uuid']}.v{version}")
+            if etag in parse_etags(request.headers.get("If-None-Match", "")):
+                response = Response(status=304)
+                response["ETag"] = etag
+                return response
         violation = self.get_object()
-        etag = self.etag(violation)
-        if etag in parse_etags(request.headers.get("If-None-Match", "")):
-            response = Response(status=304)
-        else:
-            response = Response(self.get_serializer(violation).data)
-        response["ETag"] = etag
+        response = Response(self.get_serializer(violation).data)
+        response["ETag"] = self.etag(violation)
         return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # An error asked for as CSV or XLSX is still JSON, and says so.
+        renderer = getattr(request, "accepted_renderer", None)
+        if response.status_code >= 400 and renderer is not None and renderer.format in {"csv", "xlsx"}:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -172,6 +252,64 @@ class ViolationViewSet(RecordViewSet):
             if match:
                 return int(match.group(1))
         raise PreconditionFailed("If-Match does not name a version of this violation; read it again.")
+
+    def if_match_version(self) -> int | None:
+        """The version named by an optional If-Match (review steps), else None."""
+        return self.expected_version() if self.request.headers.get("If-Match") else None
+
+    def step(self, request, run, body_serializer):
+        violation = self.get_object()
+        body = body_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            run(violation=violation, user=request.user, expected_version=self.if_match_version(), **body.validated_data)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc) or None) from exc  # keep the workflow's reason in the error message
+        violation = self.with_relations(Violation.objects.all()).get(pk=violation.pk)
+        response = Response(serializers.ViolationSerializer(violation, context=self.get_serializer_context()).data)
+        response["ETag"] = self.etag(violation)
+        return response
+
+    @_step_schema("Verify (reviewers; not the reporter or last editor)", serializers.ReviewNoteSerializer)
+    @action(detail=True, methods=["post"])
+    def verify(self, request, uuid=None):
+        return self.step(request, workflow.violation_verify, serializers.ReviewNoteSerializer)
+
+    @_step_schema("Dispute (reviewers; not the reporter or last editor)", serializers.ReviewNoteSerializer)
+    @action(detail=True, methods=["post"])
+    def dispute(self, request, uuid=None):
+        return self.step(request, workflow.violation_dispute, serializers.ReviewNoteSerializer)
+
+    @_step_schema("Reject (reviewers; not the reporter or last editor)", serializers.ReviewNoteSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, uuid=None):
+        return self.step(request, workflow.violation_reject, serializers.ReviewNoteSerializer)
+
+    @_step_schema(
+        "Send back to reported (reviewers; not the reporter or last editor)", serializers.ReviewNoteSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, uuid=None):
+        return self.step(request, workflow.violation_reopen, serializers.ReviewNoteSerializer)
+
+    @_step_schema("Retract with a reason", serializers.RetractionSerializer, RETRACT_DESCRIPTION)
+    @action(detail=True, methods=["post"])
+    def retract(self, request, uuid=None):
+        return self.step(request, workflow.violation_retract, serializers.RetractionSerializer)
+
+    @extend_schema(
+        operation_id="v1_violations_history",
+        summary="Who changed what and when, newest first",
+        description="One entry per saved change (created, changed), with who, when, the version it made and the "
+        "fields it changed (old and new; foreign keys and links as ids). Readable with the violation's view "
+        "permission, retracted or not.",
+        filters=False,
+        responses=serializers.ViolationHistorySerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def history(self, request, uuid=None):
+        entries = workflow.violation_history(violation=self.get_object())
+        return Response(serializers.ViolationHistorySerializer(entries, many=True).data)
 
     def update(self, request, *args, **kwargs):
         response = super().update(request, *args, **kwargs)

@@ -53,6 +53,7 @@ class ConditionalGetMixin:
         )
 
     def retrieve(self, request, *args, **kwargs):
-        instance = self.get_object()
-        queryset = type(instance).objects.filter(pk=instance.pk)
-        return self.conditional(request, queryset, lambda: Response(self.get_serializer(instance).data))
+        # The validator comes from the bare row; the body's joins and prefetches run only when it must be built.
+        lookup = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
+        state = self.get_queryset().model.objects.filter(**{self.lookup_field: lookup})
+        return self.conditional(request, state, lambda: Response(self.get_serializer(self.get_object()).data))

@@ -47,13 +47,10 @@ def _translate(exc):
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
-        return exceptions.PermissionDenied()
+        return exceptions.PermissionDenied(detail=str(exc) or None)  # the service's reason, when it gives one
     if isinstance(exc, ProtectedError | RestrictedError):
-        names = (
-            sorted({obj._meta.verbose_name_plural for obj in list(exc.protected_objects)[:50]})
-            if isinstance(exc, ProtectedError)
-            else []
-        )
+        blockers = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+        names = sorted({str(obj._meta.verbose_name_plural) for obj in list(blockers)[:50]})
         used_by = f" (used by {', '.join(names)})" if names else ""
         return Conflict(detail=f"This record is still referred to{used_by}; it cannot be deleted.")
     return exc

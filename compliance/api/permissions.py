@@ -20,6 +20,9 @@ class RolePermission(permissions.DjangoModelPermissions):
     }
 
     def has_permission(self, request, view):
+        # A method the view never allows is 405 for everyone, not 403 for those without the permission.
+        if request.method.lower() not in view.http_method_names:
+            raise exceptions.MethodNotAllowed(request.method)
         if not request.user or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated()
         if request.method not in permissions.SAFE_METHODS and getattr(request.auth, "read_only", False):

@@ -1,3 +1,4 @@
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -41,11 +42,13 @@ class ViolationStatsView(ConditionalGetMixin, APIView):
         filterset = ViolationFilter(request.query_params, queryset=Violation.objects.all(), request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        queryset = filterset.qs
+        # Counts never include retracted rows, whatever the list filters would show a mirror.
+        queryset = filterset.qs.filter(retracted_at__isnull=True)
         return self.conditional(
             request, queryset, lambda: Response({"group_by": group_by, "results": violation_stats(queryset, group_by)})
         )
 
     # drf-spectacular reads the filter parameters from these.
+    filter_backends = [DjangoFilterBackend]
     filterset_class = ViolationFilter
     queryset = Violation.objects.none()

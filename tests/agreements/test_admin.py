@@ -332,3 +332,36 @@ def test_list_shows_who_where_and_which_clause(db, admin_client_):
     page = admin_client_.get(url(Violation, "changelist")).content.decode()
     for text in ("SAA", "Kafr Nabudah", ">6<", "Reported"):
         assert text in page
+
+
+@pytest.mark.parametrize(("model_name", "field_name"), [("violation", "agreement"), ("patrol", "source")])
+def test_autocomplete_answers_for_a_monitor(db, client, model_name, field_name):
+    AgreementFactory(title="Sochi memorandum")
+    SourceFactory(title="Sochi report")
+    monitor = UserFactory(username="monitor-ac", is_staff=True)
+    monitor.groups.add(Group.objects.get(name="monitor"))
+    client.force_login(monitor)
+    response = client.get(
+        "/admin/autocomplete/",
+        {"term": "Sochi", "app_label": "agreements", "model_name": model_name, "field_name": field_name},
+    )
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
+
+
+def test_saving_a_violation_points_to_a_likely_duplicate(db, admin_client_):
+    zone = ZoneFactory()
+    clause = ClauseFactory(agreement=zone.agreement)
+    place, actor = PlaceFactory(), ActorFactory()
+    earlier = make_violation(
+        agreement=zone.agreement,
+        place=place,
+        started_at=datetime(2019, 5, 7, 1, 0, tzinfo=UTC),
+        category=Violation.Category.SHELLING,
+    )
+    response = admin_client_.post(
+        url(Violation, "add"), _violation_post(zone.agreement, clause, place, actor), follow=True
+    )
+    page = response.content.decode()
+    assert "Possible duplicate" in page
+    assert url(Violation, "change", earlier.pk) in page

@@ -203,7 +203,9 @@ def test_a_row_the_model_refuses_is_an_error_of_that_row(demo, monitor):
     report = import_violations(file=data, agreement=AGREEMENT, user=monitor, dry_run=False)
 
     assert counts() == before
-    assert report.all_errors() == ["row 2: Civilians killed (best) cannot exceed all killed (best)."]
+    assert report.all_errors() == [
+        "row 2: civilians_killed_best: Civilians killed (best) cannot exceed all killed (best)."
+    ]
 
 
 def test_an_ambiguous_place_is_an_error_until_admin1_tells_them_apart(demo, monitor):
