@@ -2,8 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
+from rest_framework.routers import SimpleRouter
 
+from agreements.views import source_file
 from compliance import views
+from reports.api.compliance import AssessmentViewSet, ComplianceTimelineView, ComplianceView
+from reports.api.reports import ReportViewSet
 from reports.api.stats import ViolationStatsView
 
 admin.site.site_header = "Treaty-compliance tracker"
@@ -12,11 +16,29 @@ admin.site.index_title = "Record of agreements and what happened under them"
 
 public = {"permission_classes": [AllowAny], "authentication_classes": []}
 
+# A SimpleRouter: no API root of its own to shadow the one agreements.api.urls serves at /api/v1/.
+reports_router = SimpleRouter()
+reports_router.register("reports", ReportViewSet, basename="report")
+
+# People's assessments of clauses (reports/api/compliance.py); a SimpleRouter for the same reason.
+assessments_router = SimpleRouter()
+assessments_router.register("assessments", AssessmentViewSet, basename="assessment")
+
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    # Archived source files: staff only, through a view (there is no public media URL).
+    path("media/sources/<path:path>", source_file, name="source-file"),
     path("api/v1/stats/violations", ViolationStatsView.as_view(), name="stats-violations"),
+    path("api/v1/", include(reports_router.urls)),
+    path("api/v1/agreements/<slug:slug>/compliance", ComplianceView.as_view(), name="agreement-compliance"),
+    path(
+        "api/v1/agreements/<slug:slug>/compliance/timeline",
+        ComplianceTimelineView.as_view(),
+        name="agreement-compliance-timeline",
+    ),
+    path("api/v1/", include(assessments_router.urls)),
     path("api/v1/", include("agreements.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(**public), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", **public), name="docs"),

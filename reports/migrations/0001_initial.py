@@ -7,90 +7,370 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('agreements', '0003_review_log_archive_merge'),
+        ("agreements", "0003_review_log_archive_merge"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HistoricalAssessment',
+            name="HistoricalAssessment",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('period_start', models.DateField()),
-                ('period_end', models.DateField()),
-                ('status', models.CharField(choices=[('compliant', 'Compliant'), ('partially_compliant', 'Partially compliant'), ('non_compliant', 'Non-compliant'), ('not_yet_due', 'Not yet due'), ('not_assessed', 'Not assessed')], max_length=24)),
-                ('score', models.PositiveSmallIntegerField(blank=True, choices=[(0, '0 — not begun'), (1, '1 — minimal'), (2, '2 — intermediate'), (3, '3 — complete')], null=True)),
-                ('computed_status', models.CharField(blank=True, choices=[('compliant', 'Compliant'), ('partially_compliant', 'Partially compliant'), ('non_compliant', 'Non-compliant'), ('not_yet_due', 'Not yet due'), ('not_assessed', 'Not assessed')], editable=False, max_length=24)),
-                ('computed_score', models.PositiveSmallIntegerField(blank=True, choices=[(0, '0 — not begun'), (1, '1 — minimal'), (2, '2 — intermediate'), (3, '3 — complete')], editable=False, null=True)),
-                ('computed_rule', models.TextField(blank=True, editable=False)),
-                ('evidence', models.JSONField(blank=True, default=dict, editable=False)),
-                ('rationale', models.TextField(help_text="Why the person's judgement differs from (or confirms) the computed one.")),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('updated_at', models.DateTimeField(blank=True, db_index=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('actor', models.ForeignKey(blank=True, db_constraint=False, help_text='Empty: the clause as a whole; else the assessment of one obligated actor.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='agreements.actor')),
-                ('assessed_by', models.ForeignKey(blank=True, db_constraint=False, editable=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('clause', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='agreements.clause')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("period_start", models.DateField()),
+                ("period_end", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("compliant", "Compliant"),
+                            ("partially_compliant", "Partially compliant"),
+                            ("non_compliant", "Non-compliant"),
+                            ("not_yet_due", "Not yet due"),
+                            ("not_assessed", "Not assessed"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "score",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (0, "0 — not begun"),
+                            (1, "1 — minimal"),
+                            (2, "2 — intermediate"),
+                            (3, "3 — complete"),
+                        ],
+                        null=True,
+                    ),
+                ),
+                (
+                    "computed_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("compliant", "Compliant"),
+                            ("partially_compliant", "Partially compliant"),
+                            ("non_compliant", "Non-compliant"),
+                            ("not_yet_due", "Not yet due"),
+                            ("not_assessed", "Not assessed"),
+                        ],
+                        editable=False,
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "computed_score",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (0, "0 — not begun"),
+                            (1, "1 — minimal"),
+                            (2, "2 — intermediate"),
+                            (3, "3 — complete"),
+                        ],
+                        editable=False,
+                        null=True,
+                    ),
+                ),
+                ("computed_rule", models.TextField(blank=True, editable=False)),
+                ("evidence", models.JSONField(blank=True, default=dict, editable=False)),
+                (
+                    "rationale",
+                    models.TextField(
+                        help_text="Why the person's judgement differs from (or confirms) the computed one."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("updated_at", models.DateTimeField(blank=True, db_index=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        help_text="Empty: the clause as a whole; else the assessment of one obligated actor.",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="agreements.actor",
+                    ),
+                ),
+                (
+                    "assessed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "clause",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="agreements.clause",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical assessment',
-                'verbose_name_plural': 'historical assessments',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical assessment",
+                "verbose_name_plural": "historical assessments",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='Assessment',
+            name="Assessment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period_start', models.DateField()),
-                ('period_end', models.DateField()),
-                ('status', models.CharField(choices=[('compliant', 'Compliant'), ('partially_compliant', 'Partially compliant'), ('non_compliant', 'Non-compliant'), ('not_yet_due', 'Not yet due'), ('not_assessed', 'Not assessed')], max_length=24)),
-                ('score', models.PositiveSmallIntegerField(blank=True, choices=[(0, '0 — not begun'), (1, '1 — minimal'), (2, '2 — intermediate'), (3, '3 — complete')], null=True)),
-                ('computed_status', models.CharField(blank=True, choices=[('compliant', 'Compliant'), ('partially_compliant', 'Partially compliant'), ('non_compliant', 'Non-compliant'), ('not_yet_due', 'Not yet due'), ('not_assessed', 'Not assessed')], editable=False, max_length=24)),
-                ('computed_score', models.PositiveSmallIntegerField(blank=True, choices=[(0, '0 — not begun'), (1, '1 — minimal'), (2, '2 — intermediate'), (3, '3 — complete')], editable=False, null=True)),
-                ('computed_rule', models.TextField(blank=True, editable=False)),
-                ('evidence', models.JSONField(blank=True, default=dict, editable=False)),
-                ('rationale', models.TextField(help_text="Why the person's judgement differs from (or confirms) the computed one.")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True, db_index=True)),
-                ('actor', models.ForeignKey(blank=True, help_text='Empty: the clause as a whole; else the assessment of one obligated actor.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='assessments', to='agreements.actor')),
-                ('assessed_by', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.PROTECT, related_name='assessments', to=settings.AUTH_USER_MODEL)),
-                ('clause', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assessments', to='agreements.clause')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("period_start", models.DateField()),
+                ("period_end", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("compliant", "Compliant"),
+                            ("partially_compliant", "Partially compliant"),
+                            ("non_compliant", "Non-compliant"),
+                            ("not_yet_due", "Not yet due"),
+                            ("not_assessed", "Not assessed"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "score",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (0, "0 — not begun"),
+                            (1, "1 — minimal"),
+                            (2, "2 — intermediate"),
+                            (3, "3 — complete"),
+                        ],
+                        null=True,
+                    ),
+                ),
+                (
+                    "computed_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("compliant", "Compliant"),
+                            ("partially_compliant", "Partially compliant"),
+                            ("non_compliant", "Non-compliant"),
+                            ("not_yet_due", "Not yet due"),
+                            ("not_assessed", "Not assessed"),
+                        ],
+                        editable=False,
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "computed_score",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (0, "0 — not begun"),
+                            (1, "1 — minimal"),
+                            (2, "2 — intermediate"),
+                            (3, "3 — complete"),
+                        ],
+                        editable=False,
+                        null=True,
+                    ),
+                ),
+                ("computed_rule", models.TextField(blank=True, editable=False)),
+                ("evidence", models.JSONField(blank=True, default=dict, editable=False)),
+                (
+                    "rationale",
+                    models.TextField(
+                        help_text="Why the person's judgement differs from (or confirms) the computed one."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True, db_index=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: the clause as a whole; else the assessment of one obligated actor.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assessments",
+                        to="agreements.actor",
+                    ),
+                ),
+                (
+                    "assessed_by",
+                    models.ForeignKey(
+                        editable=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assessments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "clause",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="assessments", to="agreements.clause"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['clause', '-period_end', '-id'],
-                'indexes': [models.Index(fields=['clause', 'period_start', 'period_end'], name='reports_assessment_period')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('status__in', ['compliant', 'partially_compliant', 'non_compliant', 'not_yet_due', 'not_assessed'])), name='reports_assessment_status_valid', violation_error_message='Unknown compliance status.'), models.CheckConstraint(condition=models.Q(('computed_status__in', ['compliant', 'partially_compliant', 'non_compliant', 'not_yet_due', 'not_assessed', ''])), name='reports_assessment_computed_status_valid', violation_error_message='Unknown computed compliance status.'), models.CheckConstraint(condition=models.Q(('score__isnull', True), models.Q(('score__gte', 0), ('score__lte', 3)), _connector='OR'), name='reports_assessment_score_range', violation_error_message='Scores run from 0 to 3.'), models.CheckConstraint(condition=models.Q(('computed_score__isnull', True), models.Q(('computed_score__gte', 0), ('computed_score__lte', 3)), _connector='OR'), name='reports_assessment_computed_score_range', violation_error_message='Scores run from 0 to 3.'), models.CheckConstraint(condition=models.Q(('period_end__gte', models.F('period_start'))), name='reports_assessment_period_ordered', violation_error_message='The period ends before it starts.'), models.CheckConstraint(condition=models.Q(('rationale', ''), _negated=True), name='reports_assessment_has_rationale', violation_error_message='Say why: an assessment needs a rationale.'), models.UniqueConstraint(condition=models.Q(('actor__isnull', True)), fields=('clause', 'period_start', 'period_end'), name='reports_assessment_unique_period', violation_error_message='This clause already has an assessment for this period: edit it.'), models.UniqueConstraint(condition=models.Q(('actor__isnull', False)), fields=('clause', 'actor', 'period_start', 'period_end'), name='reports_assessment_unique_actor_period', violation_error_message='This clause already has an assessment for this actor and period: edit it.')],
+                "ordering": ["clause", "-period_end", "-id"],
+                "indexes": [
+                    models.Index(fields=["clause", "period_start", "period_end"], name="reports_assessment_period")
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "status__in",
+                                ["compliant", "partially_compliant", "non_compliant", "not_yet_due", "not_assessed"],
+                            )
+                        ),
+                        name="reports_assessment_status_valid",
+                        violation_error_message="Unknown compliance status.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "computed_status__in",
+                                [
+                                    "compliant",
+                                    "partially_compliant",
+                                    "non_compliant",
+                                    "not_yet_due",
+                                    "not_assessed",
+                                    "",
+                                ],
+                            )
+                        ),
+                        name="reports_assessment_computed_status_valid",
+                        violation_error_message="Unknown computed compliance status.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("score__isnull", True), models.Q(("score__gte", 0), ("score__lte", 3)), _connector="OR"
+                        ),
+                        name="reports_assessment_score_range",
+                        violation_error_message="Scores run from 0 to 3.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("computed_score__isnull", True),
+                            models.Q(("computed_score__gte", 0), ("computed_score__lte", 3)),
+                            _connector="OR",
+                        ),
+                        name="reports_assessment_computed_score_range",
+                        violation_error_message="Scores run from 0 to 3.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("period_end__gte", models.F("period_start"))),
+                        name="reports_assessment_period_ordered",
+                        violation_error_message="The period ends before it starts.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("rationale", ""), _negated=True),
+                        name="reports_assessment_has_rationale",
+                        violation_error_message="Say why: an assessment needs a rationale.",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("actor__isnull", True)),
+                        fields=("clause", "period_start", "period_end"),
+                        name="reports_assessment_unique_period",
+                        violation_error_message="This clause already has an assessment for this period: edit it.",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("actor__isnull", False)),
+                        fields=("clause", "actor", "period_start", "period_end"),
+                        name="reports_assessment_unique_actor_period",
+                        violation_error_message="This clause already has an assessment for this actor and period: edit it.",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Report',
+            name="Report",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period_start', models.DateField()),
-                ('period_end', models.DateField()),
-                ('title', models.CharField(max_length=300)),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('frozen_data', models.JSONField(help_text='Everything the report shows, as it was when issued.')),
-                ('sha256', models.CharField(help_text='SHA-256 of the canonical JSON of frozen_data.', max_length=64, unique=True)),
-                ('issued_at', models.DateTimeField(db_index=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reports', to='agreements.actor')),
-                ('agreement', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reports', to='agreements.agreement')),
-                ('issued_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reports', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("period_start", models.DateField()),
+                ("period_end", models.DateField()),
+                ("title", models.CharField(max_length=300)),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                ("frozen_data", models.JSONField(help_text="Everything the report shows, as it was when issued.")),
+                (
+                    "sha256",
+                    models.CharField(
+                        help_text="SHA-256 of the canonical JSON of frozen_data.", max_length=64, unique=True
+                    ),
+                ),
+                ("issued_at", models.DateTimeField(db_index=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reports",
+                        to="agreements.actor",
+                    ),
+                ),
+                (
+                    "agreement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="reports", to="agreements.agreement"
+                    ),
+                ),
+                (
+                    "issued_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="reports", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-issued_at', '-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('period_end__gte', models.F('period_start'))), name='reports_report_period_ordered', violation_error_message='The period ends before it starts.'), models.CheckConstraint(condition=models.Q(('sha256__regex', '^[0-9a-f]{64}$')), name='reports_report_sha256_format', violation_error_message='A SHA-256 is 64 lowercase hexadecimal characters.')],
+                "ordering": ["-issued_at", "-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("period_end__gte", models.F("period_start"))),
+                        name="reports_report_period_ordered",
+                        violation_error_message="The period ends before it starts.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("sha256__regex", "^[0-9a-f]{64}$")),
+                        name="reports_report_sha256_format",
+                        violation_error_message="A SHA-256 is 64 lowercase hexadecimal characters.",
+                    ),
+                ],
             },
         ),
     ]
