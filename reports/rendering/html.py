@@ -15,22 +15,8 @@ from pathlib import Path
 
 from django.template.loader import render_to_string
 
+from reports.building import MONTHS
 from reports.rendering import charts
-
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 PATROL_WORDS = (("completed", "completed"), ("cut_short", "cut short"), ("cancelled", "cancelled"),
                 ("attacked", "attacked"))  # fmt: skip
