@@ -84,3 +84,19 @@ def test_roles_are_created_with_their_permissions(db, role, allowed, refused):
     codenames = set(Group.objects.get(name=role).permissions.values_list("codename", flat=True))
     assert set(allowed) <= codenames
     assert not set(refused) & codenames
+
+
+@pytest.mark.parametrize("hash_seed", ["0", "1", "2", "3"])
+def test_manage_py_names_the_missing_secret_key_whatever_check_runs_first(hash_seed):
+    # Django's system checks run in set order, which varies with the hash seed; the message must not.
+    env = {"PATH": os.environ["PATH"], "PYTHONHASHSEED": hash_seed}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "manage.py: SECRET_KEY must be set when DEBUG is off" in result.stderr
+    assert "Models aren't loaded yet" not in result.stderr
