@@ -1,5 +1,6 @@
 import pytest
 
+from tests.api_helpers import Api
 from tests.factories import UserFactory
 
 
@@ -11,3 +12,9 @@ def user(db):
 @pytest.fixture
 def superuser(db):
     return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def api(db) -> Api:
+    """A user per role with a token each, for API tests; see tests/api_helpers.py."""
+    return Api()

@@ -53,12 +53,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def api(db) -> Api:
-    """Users per role with tokens; see tests/api_helpers.py."""
-    return Api()
-
-
 # --- the resources --------------------------------------------------------------------------------------------------
 # Each builder makes one row with every embedded relation filled, so an unprefetched relation shows up as a query
 # per row in the query-count test.

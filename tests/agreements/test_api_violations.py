@@ -15,7 +15,6 @@ from django.utils import timezone
 from agreements import services, workflow
 from agreements.models import Source, Violation, ViolationSource
 from tests.api_helpers import (
-    Api,
     all_pages,
     assert_error,
     count_queries,
@@ -33,12 +32,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(db) -> Api:
-    """Users per role with tokens; see tests/api_helpers.py."""
-    return Api()
 
 
 URL = "/api/v1/violations/"

@@ -12,7 +12,7 @@ from agreements import services
 from agreements.models import Clause
 from reports.engine import assess_agreement, compliance_timeline
 from reports.models import Assessment
-from tests.api_helpers import Api, assert_error, count_queries, results
+from tests.api_helpers import assert_error, count_queries, results
 from tests.factories import UserFactory
 from tests.reports.compliance_helpers import MAY_1, MAY_31, World
 
@@ -22,11 +22,6 @@ URL = "/api/v1/agreements/accord/compliance"
 TIMELINE = "/api/v1/agreements/accord/compliance/timeline"
 ASSESSMENTS = "/api/v1/assessments/"
 MAY = {"from": "2019-05-01", "to": "2019-05-31"}
-
-
-@pytest.fixture
-def api(db):
-    return Api()
 
 
 @pytest.fixture

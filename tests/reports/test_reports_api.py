@@ -11,16 +11,11 @@ from pypdf import PdfReader
 from agreements import services
 from reports.building import content_hash
 from reports.models import Report
-from tests.api_helpers import Api, assert_error, count_queries
+from tests.api_helpers import assert_error, count_queries
 from tests.factories import ActorFactory, AgreementFactory, ClauseFactory, UserFactory, make_violation
 
 URL = "/api/v1/reports/"
 MAY = {"agreement": "memo", "from": "2019-05-01", "to": "2019-05-31"}
-
-
-@pytest.fixture
-def api(db):
-    return Api()
 
 
 @pytest.fixture

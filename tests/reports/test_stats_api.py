@@ -13,7 +13,6 @@ import pytest
 from agreements import services, workflow
 from agreements.models import Violation
 from tests.api_helpers import (
-    Api,
     assert_error,
     count_queries,
 )
@@ -28,12 +27,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(db) -> Api:
-    """Users per role with tokens; see tests/api_helpers.py."""
-    return Api()
 
 
 URL = "/api/v1/stats/violations"
