@@ -9,7 +9,7 @@ violation form can show the hints before or after a save:
 
     hints = likely_duplicates(form.instance)          # [DuplicateHint(violation, distance_km, same_place), …]
 
-`duplicate_pairs()` lists every such pair for the To-do page; `violation_merge()` folds a duplicate into the
+`duplicate_pairs()` lists every such pair for the To-do page; `services.violation_merge()` folds a duplicate into the
 record kept, through `agreements.services`, with history on both.
 """
 
@@ -20,17 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from itertools import combinations
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Count, F, Window
 from django.db.models.functions import TruncDate
-from django.utils import timezone
 
-from agreements import services
-from agreements.models import Patrol, Violation
+from agreements.models import Violation
 
 DEFAULT_KM = 5
-NOT_A_REVIEWER = "Only reviewers merge duplicates."
 EARTH_RADIUS_KM = 6371.0088
 
 
@@ -128,80 +123,3 @@ def duplicate_pairs(*, agreement=None, km: float = DEFAULT_KM, limit: int = 200)
             if len(pairs) >= limit:
                 return pairs
     return pairs
-
-
-# --- merging --------------------------------------------------------------------------------------------------------
-
-
-def merge_refusal(*, keep: Violation, duplicate: Violation, user) -> str | None:
-    """Why `user` may not merge `duplicate` into `keep`, or None when they may."""
-    if not user.has_perm("agreements.review_violation"):
-        return NOT_A_REVIEWER
-    if keep.pk == duplicate.pk:
-        return "A violation cannot be merged into itself."
-    if keep.agreement_id != duplicate.agreement_id:
-        return "These violations belong to different agreements; only records of one agreement can be merged."
-    if keep.is_retracted:
-        return "The record to keep is retracted; merge into a record that stands."
-    if duplicate.is_retracted:
-        return "The duplicate is already retracted" + (" (merged before)." if duplicate.merged_into_id else ".")
-    return None
-
-
-@transaction.atomic
-def violation_merge(*, keep: Violation, duplicate: Violation, user, note: str = "") -> Violation:
-    """Fold `duplicate` into `keep`: its sources move to `keep` (those `keep` already cites stay where they are),
-    its clauses and actors are added to `keep`'s, patrols and control changes that name it name `keep` instead, and
-    it is retracted with `merged_into` set. Both records get a new version and a history entry by `user`.
-
-    Raises PermissionDenied for a user who is not a reviewer, ValidationError for a merge that makes no sense
-    (into itself, across agreements, into or of a retracted record).
-    """
-    if not user.has_perm("agreements.review_violation"):
-        raise PermissionDenied(NOT_A_REVIEWER)
-    # Lock both rows, in a fixed order so two merges of the same pair cannot deadlock, then read them as stored
-    # (the caller's instances are refreshed too, so they show the merge afterwards).
-    list(Violation.objects.select_for_update().filter(pk__in=[keep.pk, duplicate.pk]).order_by("pk"))
-    keep.refresh_from_db()
-    duplicate.refresh_from_db()
-    refusal = merge_refusal(keep=keep, duplicate=duplicate, user=user)
-    if refusal:
-        raise ValidationError(refusal)
-
-    cited = set(keep.citations.values_list("source_id", flat=True))
-    for citation in duplicate.citations.select_related("source"):
-        if citation.source_id in cited:
-            continue
-        citation.violation = keep
-        services.record_save(instance=citation, user=user)
-
-    services.violation_save(
-        violation=keep,
-        user=user,
-        clauses=_union(keep.clauses.all(), duplicate.clauses.all()),
-        perpetrators=_union(keep.perpetrators.all(), duplicate.perpetrators.all()),
-        affected_actors=_union(keep.affected_actors.all(), duplicate.affected_actors.all()),
-    )
-
-    for change in duplicate.control_changes.all():
-        change.violation = keep
-        services.record_save(instance=change, user=user)
-    for patrol in Patrol.objects.filter(incidents=duplicate).prefetch_related("incidents"):
-        incidents = [keep if incident.pk == duplicate.pk else incident for incident in patrol.incidents.all()]
-        services.record_save(instance=patrol, user=user, m2m={"incidents": list(dict.fromkeys(incidents))})
-
-    reason = f"Merged into {keep.uuid}" + (f": {note.strip()}" if note.strip() else ".")
-    duplicate.merged_into = keep
-    duplicate.retracted_at = timezone.now()
-    duplicate.retracted_by = user
-    duplicate.retraction_reason = reason
-    duplicate.version += 1
-    duplicate.updated_by = user
-    duplicate.full_clean()
-    duplicate._history_user = user
-    duplicate.save()
-    return keep
-
-
-def _union(*querysets) -> list:
-    return list(dict.fromkeys(item for queryset in querysets for item in queryset))

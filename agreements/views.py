@@ -10,6 +10,7 @@ from django.views.decorators.http import require_safe
 
 from agreements import evidence
 from agreements.models import Source
+from agreements.services import permissions
 
 
 @require_safe
@@ -18,7 +19,7 @@ def source_file(request, path: str):
     (anonymous) or refused (403). Only files that a source names are served, never another file under MEDIA_ROOT."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    if not (request.user.is_staff and request.user.has_perm("agreements.view_source")):
+    if not (request.user.is_staff and request.user.has_perm(permissions.VIEW_SOURCE)):
         raise PermissionDenied("Archived source files are for staff only.")
     name = str(PurePosixPath("sources", path))
     source = get_object_or_404(Source.objects.only("id", "archived_file"), archived_file=name)

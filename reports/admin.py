@@ -10,11 +10,11 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
+from agreements.admin.base import RecordAdmin
 from agreements.models import Actor, Agreement
 from reports import rendering
-from reports.assessments import assessment_check, assessment_delete, assessment_record
+from reports.assessments import assessment_check, assessment_record
 from reports.building import frozen_hash_matches, report_get_or_issue
 from reports.models import Assessment, Report
 
@@ -41,7 +41,7 @@ class AssessmentForm(forms.ModelForm):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(SimpleHistoryAdmin):
+class AssessmentAdmin(RecordAdmin):
     """A person's assessment beside the computed one; every save goes through `assessment_record`."""
 
     form = AssessmentForm
@@ -100,13 +100,6 @@ class AssessmentAdmin(SimpleHistoryAdmin):
         for field in Assessment._meta.concrete_fields:
             setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding = False
-
-    def delete_model(self, request, obj):
-        assessment_delete(assessment=obj, user=request.user)
-
-    def delete_queryset(self, request, queryset):
-        for assessment in queryset:
-            assessment_delete(assessment=assessment, user=request.user)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         # The form shows the service's checks as field errors; this catches what only the save can see (an
@@ -182,7 +175,7 @@ class ReportAdmin(admin.ModelAdmin):
         return False  # an issued report is never edited
 
     def has_delete_permission(self, request, obj=None):
-        return False  # nor deleted
+        return False  # nor deleted; a report withdrawn is retired (reports.models.Report is Retirable)
 
     @admin.display(description="period", ordering="period_start")
     def period(self, obj):

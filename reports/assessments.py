@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from agreements.models import Actor, Clause
+from agreements.services import record_retire
 from reports.engine import assess_clause
 from reports.models import Assessment, ComplianceStatus
 
@@ -63,7 +64,7 @@ def assessment_record(
         clause=clause, actor=actor, period_start=period_start, period_end=period_end, status=status, score=score
     )
     existing = (
-        Assessment.objects.select_for_update()
+        Assessment.all_objects.select_for_update()
         .filter(clause=clause, period_start=period_start, period_end=period_end)
         .filter(**({"actor": actor} if actor is not None else {"actor__isnull": True}))
         .first()
@@ -72,6 +73,8 @@ def assessment_record(
     if refusal:
         raise PermissionDenied(refusal)
     assessment = existing or Assessment(clause=clause, actor=actor, period_start=period_start, period_end=period_end)
+    # Assessing again after a withdrawal brings the row back (its history shows both), as the key is one per period.
+    assessment.retired_at, assessment.retired_by, assessment.retirement_reason = None, None, ""
     computed = assess_clause(clause, start=period_start, end=period_end, actor=actor, include_overrides=False)
     assessment.status = status
     assessment.score = score
@@ -93,10 +96,7 @@ def assessment_record(
     return assessment
 
 
-@transaction.atomic
-def assessment_delete(*, assessment: Assessment, user) -> None:
-    """Remove a person's assessment (the computed one shows again); kept in the history. Admins only."""
-    if user is None or not user.has_perm("reports.delete_assessment"):
-        raise PermissionDenied("Only admins delete assessments.")
-    assessment._history_user = user
-    assessment.delete()
+def assessment_withdraw(*, assessment: Assessment, user, reason: str) -> Assessment:
+    """Withdraw a person's assessment (the computed one shows again): retired with who, when and why, never deleted.
+    Those who may change assessments may withdraw them."""
+    return record_retire(instance=assessment, user=user, reason=reason)

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from agreements.models.base import Retirable, retirement_constraint
+
 
 class ComplianceStatus(models.TextChoices):
     COMPLIANT = "compliant", "Compliant"
@@ -24,7 +26,7 @@ class ImplementationScore(models.IntegerChoices):
     COMPLETE = 3, "3 — complete"
 
 
-class Assessment(models.Model):
+class Assessment(Retirable, models.Model):
     """A person's judgement of a clause over a period, overriding the computed one (which is kept beside it)."""
 
     Status = ComplianceStatus
@@ -61,6 +63,7 @@ class Assessment(models.Model):
     class Meta:
         ordering = ["clause", "-period_end", "-id"]
         constraints = [
+            retirement_constraint("reports_assessment"),
             models.CheckConstraint(
                 condition=models.Q(status__in=ComplianceStatus.values),
                 name="reports_assessment_status_valid",
@@ -113,7 +116,7 @@ class Assessment(models.Model):
         return f"Clause {self.clause.number}{who} {self.period_start}–{self.period_end}: {self.get_status_display()}"
 
 
-class Report(models.Model):
+class Report(Retirable, models.Model):
     """An issued compliance report: the data it was built from, frozen, and the hash that proves it unchanged."""
 
     agreement = models.ForeignKey("agreements.Agreement", on_delete=models.PROTECT, related_name="reports")
@@ -132,6 +135,7 @@ class Report(models.Model):
     class Meta:
         ordering = ["-issued_at", "-id"]
         constraints = [
+            retirement_constraint("reports_report"),
             models.CheckConstraint(
                 condition=models.Q(period_end__gte=models.F("period_start")),
                 name="reports_report_period_ordered",

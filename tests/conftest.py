@@ -6,7 +6,7 @@ from tests.factories import UserFactory
 
 @pytest.fixture
 def user(db):
-    return UserFactory(username="monitor1")
+    return UserFactory(username="monitor1", role="monitor")
 
 
 @pytest.fixture

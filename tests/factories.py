@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
 from agreements import services
 from agreements.models import Actor, Agreement, Clause, Place, Source, Violation, Zone
@@ -26,6 +27,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
     password = factory.django.Password("pass-word-123")
+
+    @factory.post_generation
+    def role(user, create, extracted, **kwargs):
+        """`UserFactory(role="monitor")`: a member of one of the role groups (agreements/migrations/0002_roles.py)."""
+        if create and extracted:
+            user.groups.add(Group.objects.get(name=extracted))
 
 
 class ActorFactory(factory.django.DjangoModelFactory):
@@ -94,7 +101,7 @@ class SourceFactory(factory.django.DjangoModelFactory):
 
 def make_violation(*, user=None, agreement=None, clauses=(), perpetrators=(), sources=(), **fields) -> Violation:
     """A valid violation recorded through the service; override any field."""
-    user = user or UserFactory()
+    user = user or UserFactory(role="monitor")
     agreement = agreement or AgreementFactory()
     fields.setdefault("category", Violation.Category.SHELLING)
     fields.setdefault("description", "Shelling reported.")

@@ -75,7 +75,11 @@ def test_ensure_admin_takes_the_password_from_the_environment(db, monkeypatch):
         ),
         ("reviewer", ["review_violation", "change_violation"], ["delete_violation", "change_agreement"]),
         ("analyst", ["view_violation", "view_clause"], ["add_violation", "change_violation"]),
-        ("admin", ["change_agreement", "delete_clause", "review_violation"], ["delete_violation"]),
+        (
+            "admin",
+            ["change_agreement", "change_clause", "review_violation", "delete_actor"],
+            ["delete_violation", "delete_clause", "delete_zone", "delete_source", "delete_patrol"],
+        ),
     ],
 )
 def test_roles_are_created_with_their_permissions(db, role, allowed, refused):

@@ -116,6 +116,16 @@ class ReviewNoteForm(forms.Form):
     )
 
 
+class RetirementForm(forms.Form):
+    """The intermediate page of the retire action: a reason is required."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Why the record no longer stands (entered in error, superseded, …). The row is kept and readable.",
+        error_messages={"required": "Say why the records are retired."},
+    )
+
+
 class RetractionForm(forms.Form):
     """The intermediate page of the retract action: a reason is required."""
 

@@ -25,8 +25,9 @@ from django.urls import reverse
 from agreements.admin.pages import add_page
 from agreements.importing import ImportReport, import_violations
 from agreements.models import Agreement, Violation
+from agreements.services import permissions
 
-PERMISSION = "agreements.add_violation"
+PERMISSION = permissions.ADD_VIOLATION
 SESSION_KEY = "agreements_violation_imports"
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "compliance-violation-imports"
 KEEP_SECONDS = 24 * 3600

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db.models import Count
 
 from agreements import services
-from agreements.admin.base import AliasInline, RecordAdmin
+from agreements.admin.base import AliasInline, RecordAdmin, VersionedForm
 from agreements.models import Actor, ActorAlias, Agreement, AgreementParty, Clause, Place, PlaceAlias, Zone
 
 
@@ -61,11 +61,27 @@ class ClauseAdmin(RecordAdmin):
     list_select_related = ["agreement"]
     search_fields = ["number", "title", "text", "agreement__slug", "agreement__short_title"]
     autocomplete_fields = ["agreement", "obligated_actors"]
-    fields = ["agreement", "number", "position", "title", "text", "kind", "deadline", "obligated_actors", "terms"]
+    form = VersionedForm
+    fields = [
+        "agreement",
+        "number",
+        "position",
+        "title",
+        "text",
+        "kind",
+        "deadline",
+        "obligated_actors",
+        "terms",
+        "loaded_version",
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A clause never changes agreement: the evidence and assessments filed under it belong to that agreement.
+        return ["agreement"] if obj is not None else []
 
     def save_service(self, request, obj, form, change):
         # The obligated actors are saved with the form's other many-to-many fields, after this.
-        services.clause_save(clause=obj, user=request.user)
+        services.clause_save(clause=obj, user=request.user, expected_version=self.expected_version(form, change))
 
 
 @admin.register(Zone)
@@ -76,9 +92,10 @@ class ZoneAdmin(RecordAdmin):
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["agreement", "clause"]
+    form = VersionedForm
 
     def save_service(self, request, obj, form, change):
-        services.zone_save(zone=obj, user=request.user)
+        services.zone_save(zone=obj, user=request.user, expected_version=self.expected_version(form, change))
 
 
 class PlaceAliasInline(AliasInline):
@@ -94,8 +111,9 @@ class PlaceAdmin(RecordAdmin):
     fieldsets = [
         (None, {"fields": ["name", "kind", "country", "notes"]}),
         ("Administrative areas", {"fields": ["admin1", "admin2", "admin3", "pcode"]}),
-        ("Coordinates", {"fields": ["latitude", "longitude"]}),
+        ("Coordinates", {"fields": ["latitude", "longitude", "loaded_version"]}),
     ]
+    form = VersionedForm
 
     def save_service(self, request, obj, form, change):
-        services.place_save(place=obj, user=request.user)
+        services.place_save(place=obj, user=request.user, expected_version=self.expected_version(form, change))

@@ -1,6 +1,6 @@
 """The admin's To-do page: violations waiting for review (longest-waiting first), clauses past their deadline without
 evidence of fulfilment (see `agreements.selectors` for what counts as evidence), and likely duplicates, which a
-reviewer can merge from here (`agreements.duplicates.violation_merge`).
+reviewer can merge from here (`agreements.services.violation_merge`).
 
 URLs: `admin:agreements_todo` (/admin/agreements/todo/, needs "view violation") and `admin:agreements_todo_merge`
 (POST only, needs "review violation"). Listed under the app on the admin index (see `agreements.admin.pages`).
@@ -19,12 +19,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from agreements.admin.pages import add_page
-from agreements.duplicates import duplicate_pairs, violation_merge
+from agreements.duplicates import duplicate_pairs
 from agreements.models import Violation
 from agreements.selectors import overdue_clauses, violations_awaiting_review
+from agreements.services import permissions, violation_merge
 
-VIEW_PERMISSION = "agreements.view_violation"
-REVIEW_PERMISSION = "agreements.review_violation"
+VIEW_PERMISSION = permissions.VIEW_VIOLATION
+REVIEW_PERMISSION = permissions.REVIEW_VIOLATION
 LIST_LIMIT = 200
 
 

@@ -1,15 +1,12 @@
 """Admin for what happened: violations and their sources, patrols, route statuses, control changes."""
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Prefetch
-from django.template.response import TemplateResponse
+from django.db.models import Count, Prefetch, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from agreements import evidence, services, workflow
-from agreements.admin.base import RecordAdmin
+from agreements import evidence, services
+from agreements.admin.base import RecordAdmin, retired_filter
 from agreements.admin.forms import CitationForm, RetractionForm, ReviewNoteForm, SourceForm, ViolationForm
 from agreements.duplicates import likely_duplicates
 from agreements.models import (
@@ -23,6 +20,7 @@ from agreements.models import (
     ViolationReview,
     ViolationSource,
 )
+from agreements.services import permissions
 
 
 class CitationInline(admin.StackedInline):
@@ -50,34 +48,7 @@ class CitationInline(admin.StackedInline):
         return super().get_queryset(request).select_related("source")
 
 
-class RetractedFilter(admin.SimpleListFilter):
-    """Retracted rows are out of the list (and its counts) unless asked for, as they are out of the API's lists."""
-
-    title = "retracted"
-    parameter_name = "retracted"
-
-    def lookups(self, request, model_admin):
-        return [("no", "Not retracted"), ("yes", "Retracted"), ("all", "All")]
-
-    def value(self):
-        return super().value() or "no"
-
-    def choices(self, changelist):
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == lookup,
-                "query_string": changelist.get_query_string(
-                    {self.parameter_name: lookup} if lookup != "no" else {}, [self.parameter_name]
-                ),
-                "display": title,
-            }
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(retracted_at__isnull=False)
-        if self.value() == "all":
-            return queryset
-        return queryset.filter(retracted_at__isnull=True)
+RetractedFilter = retired_filter("retracted_at", title="retracted", yes="Retracted")
 
 
 def _review_action(transition, *, description: str, verb: str):
@@ -85,8 +56,12 @@ def _review_action(transition, *, description: str, verb: str):
     through `transition` (a workflow function); refusals are reported per violation and change nothing."""
 
     def action(modeladmin, request, queryset):
-        return modeladmin.run_workflow_action(
-            request, queryset, transition=transition, form_class=ReviewNoteForm, verb=verb
+        return modeladmin.run_record_action(
+            request,
+            queryset,
+            step=lambda violation, **data: transition(violation=violation, user=request.user, **data),
+            form_class=ReviewNoteForm,
+            verb=verb,
         )
 
     action.__name__ = f"{verb}_selected"
@@ -95,8 +70,14 @@ def _review_action(transition, *, description: str, verb: str):
 
 @admin.action(description="Retract selected violations (with a reason)…", permissions=["retract"])
 def retract_selected(modeladmin, request, queryset):
-    return modeladmin.run_workflow_action(
-        request, queryset, transition=workflow.violation_retract, form_class=RetractionForm, verb="retract"
+    return modeladmin.run_record_action(
+        request,
+        queryset,
+        step=lambda violation, reason: services.violation_retract(
+            violation=violation, user=request.user, reason=reason
+        ),
+        form_class=RetractionForm,
+        verb="retract",
     )
 
 
@@ -177,10 +158,10 @@ class ViolationAdmin(RecordAdmin):
         ("Review", {"fields": ["review_log"]}),
     ]
     actions = [
-        _review_action(workflow.violation_verify, description="Verify selected violations…", verb="verify"),
-        _review_action(workflow.violation_dispute, description="Dispute selected violations…", verb="dispute"),
-        _review_action(workflow.violation_reject, description="Reject selected violations…", verb="reject"),
-        _review_action(workflow.violation_reopen, description="Reopen selected violations for review…", verb="reopen"),
+        _review_action(services.violation_verify, description="Verify selected violations…", verb="verify"),
+        _review_action(services.violation_dispute, description="Dispute selected violations…", verb="dispute"),
+        _review_action(services.violation_reject, description="Reject selected violations…", verb="reject"),
+        _review_action(services.violation_reopen, description="Reopen selected violations for review…", verb="reopen"),
         retract_selected,
     ]
 
@@ -199,55 +180,24 @@ class ViolationAdmin(RecordAdmin):
         return False  # violations are retracted, never deleted
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.is_retracted:
-            return False  # a retracted record is kept as it was: its page is read-only
-        return super().has_change_permission(request, obj)
+        if obj is None:
+            return super().has_change_permission(request)
+        # The services' own rule (a monitor edits their own unverified entry): a page they may not save is read-only.
+        return permissions.violation_edit_refusal(violation=obj, user=request.user) is None
 
     def has_review_permission(self, request):
-        return request.user.has_perm("agreements.review_violation")
+        return request.user.has_perm(permissions.REVIEW_VIOLATION)
 
     def has_retract_permission(self, request):
         # Monitors may retract their own unreviewed violations; the workflow decides row by row.
-        return request.user.has_perm("agreements.retract_violation") or request.user.has_perm(
-            "agreements.change_violation"
+        return request.user.has_perm(permissions.RETRACT_VIOLATION) or request.user.has_perm(
+            permissions.CHANGE_VIOLATION
         )
 
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # never offered, whatever the permissions say
         return actions
-
-    def run_workflow_action(self, request, queryset, *, transition, form_class, verb):
-        """The intermediate page (note or reason) and then the workflow step for each selected violation."""
-        form = form_class(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            done, refused = 0, []
-            for violation in queryset.order_by("pk"):
-                try:
-                    transition(violation=violation, user=request.user, **form.cleaned_data)
-                except (PermissionDenied, ValidationError) as exc:
-                    reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-                    refused.append(f"{violation}: {reason}")
-                else:
-                    done += 1
-            if done:
-                self.message_user(request, f"{verb.capitalize()}: {done} violation(s) done.", messages.SUCCESS)
-            for refusal in refused:
-                self.message_user(request, f"Not done ({verb}) — {refusal}", messages.ERROR)
-            return None  # back to the list
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{verb.capitalize()} {queryset.count()} violation(s)",
-            "verb": verb,
-            "form": form,
-            "violations": queryset.select_related("place").order_by("pk"),
-            "action": request.POST.get("action", ""),
-            "select_across": request.POST.get("select_across", "0"),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "opts": self.model._meta,
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/agreements/violation/workflow_action.html", context)
 
     @admin.display(description="review log")
     def review_log(self, obj):
@@ -323,11 +273,11 @@ class ViolationAdmin(RecordAdmin):
         citation = citation_form.instance
         if formset.can_delete and formset._should_delete_form(citation_form):
             if citation.pk:
-                services.citation_remove(citation=citation, user=request.user)
+                services.citation_remove(citation=citation, user=request.user, reason="removed in the admin")
                 formset.deleted_objects.append(citation)
         elif citation.pk:
             if citation_form.has_changed():
-                services.record_save(instance=citation, user=request.user)
+                services.citation_update(citation=citation, user=request.user)
                 formset.changed_objects.append((citation, citation_form.changed_data))
         elif citation_form.has_changed():
             formset.new_objects.append(
@@ -378,7 +328,7 @@ class SourceAdmin(RecordAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(citation_total=Count("citations"))
+            .annotate(citation_total=Count("citations", filter=Q(citations__retired_at__isnull=True)))
             .order_by(*Source._meta.ordering, "pk")
         )
 

@@ -153,12 +153,18 @@ class ClauseSerializer(RecordSerializer):
             "obligated_actors",
             "terms",
             "created_at",
+            "version",
+            "retired_at",
+            "retirement_reason",
             "updated_at",
         ]
 
     def save_instance(self, instance, m2m):
         return services.clause_save(
-            clause=instance, user=self.context["request"].user, obligated_actors=m2m.get("obligated_actors")
+            clause=instance,
+            user=self.context["request"].user,
+            obligated_actors=m2m.get("obligated_actors"),
+            expected_version=self.context.get("expected_version"),
         )
 
 
@@ -181,11 +187,16 @@ class ZoneSerializer(RecordSerializer):
             "precision",
             "description",
             "created_at",
+            "version",
+            "retired_at",
+            "retirement_reason",
             "updated_at",
         ]
 
     def save_instance(self, instance, m2m):
-        return services.zone_save(zone=instance, user=self.context["request"].user)
+        return services.zone_save(
+            zone=instance, user=self.context["request"].user, expected_version=self.context.get("expected_version")
+        )
 
 
 class PlaceSerializer(RecordSerializer):
@@ -207,11 +218,14 @@ class PlaceSerializer(RecordSerializer):
             "aliases",
             "notes",
             "created_at",
+            "version",
             "updated_at",
         ]
 
     def save_instance(self, instance, m2m):
-        return services.place_save(place=instance, user=self.context["request"].user)
+        return services.place_save(
+            place=instance, user=self.context["request"].user, expected_version=self.context.get("expected_version")
+        )
 
 
 class SourceSerializer(serializers.ModelSerializer):
@@ -346,7 +360,9 @@ class ViolationSerializer(serializers.ModelSerializer):
             source = citation.pop("source", None)
             note = citation.pop("note", "")
             new = None if source else services.NewSource(**citation)
-            services.violation_cite(violation=violation, user=user, source=source, new_source=new, note=note)
+            services.violation_cite(
+                violation=violation, user=user, source=source, new_source=new, note=note, new_record=True
+            )
         return violation
 
     def update(self, instance, validated_data):
@@ -370,6 +386,12 @@ class RetractionSerializer(serializers.Serializer):
     """The body of POST …/retract."""
 
     reason = serializers.CharField(max_length=2000, help_text="Why the violation is withdrawn (required).")
+
+
+class RetirementSerializer(serializers.Serializer):
+    """The body of POST …/retire."""
+
+    reason = serializers.CharField(max_length=2000, help_text="Why the record no longer stands (required).")
 
 
 class HistoryChangeSerializer(serializers.Serializer):
@@ -414,6 +436,8 @@ class PatrolSerializer(RecordSerializer):
             "source",
             "notes",
             "created_at",
+            "retired_at",
+            "retirement_reason",
             "updated_at",
         ]
 
@@ -436,6 +460,8 @@ class RouteStatusSerializer(RecordSerializer):
             "source",
             "notes",
             "created_at",
+            "retired_at",
+            "retirement_reason",
             "updated_at",
         ]
 
@@ -466,5 +492,7 @@ class ControlChangeSerializer(RecordSerializer):
             "source",
             "notes",
             "created_at",
+            "retired_at",
+            "retirement_reason",
             "updated_at",
         ]

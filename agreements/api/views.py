@@ -15,10 +15,11 @@ from rest_framework.exceptions import APIException, PermissionDenied, Validation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from agreements import exports, services, workflow
+from agreements import exports, services
 from agreements.api import filters, serializers
 from agreements.api.renderers import CSVRenderer, GeoJSONRenderer, XLSXRenderer
 from agreements.models import Actor, Agreement, Clause, ControlChange, Patrol, Place, RouteStatus, Violation, Zone
+from agreements.services import permissions
 from compliance.api.conditional import ConditionalGetMixin
 from compliance.api.errors import PreconditionFailed
 
@@ -34,6 +35,91 @@ class RecordViewSet(ConditionalGetMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
 
+RETIRE_DESCRIPTION = (
+    "Take the record out of what stands, with a reason: it is never deleted (DELETE answers 405). It stays readable "
+    "by its id and in lists with `retired=true` or `retired=all`; it no longer counts in compliance, reports or the "
+    "in-zone flag. Needs the change permission of the resource."
+)
+
+
+class VersionedMixin:
+    """Records with a version (places, zones, clauses): the ETag names it, and an edit must send it back in If-Match
+    (428 without; 412 when someone saved in between), so a concurrent edit is never silently overwritten."""
+
+    def version_etag(self, obj) -> str:
+        return quote_etag(f"{obj._meta.model_name}-{obj.pk}.v{obj.version}")
+
+    def retrieve(self, request, *args, **kwargs):
+        obj = self.get_object()
+        etag = self.version_etag(obj)
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            response = Response(status=304)
+        else:
+            response = Response(self.get_serializer(obj).data)
+        response["ETag"] = etag
+        return response
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if self.request.method in {"PUT", "PATCH"} and self.kwargs.get(self.lookup_url_kwarg or self.lookup_field):
+            context["expected_version"] = self.expected_version(self.get_object())
+        return context
+
+    def expected_version(self, obj) -> int:
+        header = self.request.headers.get("If-Match")
+        if not header:
+            raise PreconditionRequired()
+        prefix = f"{obj._meta.model_name}-{obj.pk}.v"
+        for tag in parse_etags(header):
+            tag = tag.strip('"')
+            if tag.startswith(prefix) and tag[len(prefix) :].isdigit():
+                return int(tag[len(prefix) :])
+        raise PreconditionFailed(f"If-Match does not name a version of this {obj._meta.verbose_name}; read it again.")
+
+    def update(self, request, *args, **kwargs):
+        response = super().update(request, *args, **kwargs)
+        response["ETag"] = self.version_etag(self.get_queryset().model._base_manager.get(pk=response.data["id"]))
+        return response
+
+
+class RetirableViewSet(RecordViewSet):
+    """Evidence and reference that are retired, never deleted: no DELETE, a POST …/retire with a reason instead."""
+
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    @property
+    def required_permissions(self):
+        if getattr(self, "action", None) != "retire":
+            return None
+        opts = self.queryset.model._meta
+        return [f"{opts.app_label}.change_{opts.model_name}"]
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.action != "list":
+            return queryset  # a retired record stays readable by its id
+        choice = self.request.query_params.get("retired", "false")
+        if choice not in {"false", "true", "all"}:
+            raise ValidationError({"retired": "retired is false (default), true or all."})
+        if choice == "all":
+            return queryset
+        return queryset.filter(retired_at__isnull=choice == "false")
+
+    @extend_schema(
+        summary="Retire with a reason (never deleted)",
+        description=RETIRE_DESCRIPTION,
+        request=serializers.RetirementSerializer,
+        parameters=[OpenApiParameter("retired", str, enum=["false", "true", "all"], required=False)],
+    )
+    @action(detail=True, methods=["post"])
+    def retire(self, request, *args, **kwargs):
+        instance = self.get_object()
+        body = serializers.RetirementSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.record_retire(instance=instance, user=request.user, reason=body.validated_data["reason"])
+        return Response(self.get_serializer(self.get_queryset().get(pk=instance.pk)).data)
+
+
 class AgreementViewSet(RecordViewSet):
     # Parties and clauses are embedded: prefetch them once per page, not per agreement.
     queryset = Agreement.objects.select_related("amends").prefetch_related("party_roles__actor", "clauses")
@@ -44,8 +130,8 @@ class AgreementViewSet(RecordViewSet):
     ordering = ["slug"]
 
 
-class ClauseViewSet(RecordViewSet):
-    queryset = Clause.objects.select_related("agreement").prefetch_related("obligated_actors")
+class ClauseViewSet(VersionedMixin, RetirableViewSet):
+    queryset = Clause.all_objects.select_related("agreement").prefetch_related("obligated_actors")
     serializer_class = serializers.ClauseSerializer
     filterset_class = filters.ClauseFilter
     ordering_fields = ["position", "number", "deadline", "updated_at", "id"]
@@ -60,15 +146,15 @@ class ActorViewSet(RecordViewSet):
     ordering = ["name", "id"]
 
 
-class ZoneViewSet(RecordViewSet):
-    queryset = Zone.objects.select_related("agreement", "clause")
+class ZoneViewSet(VersionedMixin, RetirableViewSet):
+    queryset = Zone.all_objects.select_related("agreement", "clause")
     serializer_class = serializers.ZoneSerializer
     filterset_class = filters.ZoneFilter
     ordering_fields = ["name", "updated_at", "id"]
     ordering = ["name", "id"]
 
 
-class PlaceViewSet(RecordViewSet):
+class PlaceViewSet(VersionedMixin, RecordViewSet):
     queryset = Place.objects.prefetch_related("aliases")
     serializer_class = serializers.PlaceSerializer
     filterset_class = filters.PlaceFilter
@@ -76,8 +162,8 @@ class PlaceViewSet(RecordViewSet):
     ordering = ["name", "id"]
 
 
-class PatrolViewSet(RecordViewSet):
-    queryset = Patrol.objects.select_related("agreement", "clause", "source").prefetch_related(
+class PatrolViewSet(RetirableViewSet):
+    queryset = Patrol.all_objects.select_related("agreement", "clause", "source").prefetch_related(
         "participants", "incidents"
     )
     serializer_class = serializers.PatrolSerializer
@@ -86,16 +172,16 @@ class PatrolViewSet(RecordViewSet):
     ordering = ["-patrolled_on", "-id"]
 
 
-class RouteStatusViewSet(RecordViewSet):
-    queryset = RouteStatus.objects.select_related("agreement", "clause", "source")
+class RouteStatusViewSet(RetirableViewSet):
+    queryset = RouteStatus.all_objects.select_related("agreement", "clause", "source")
     serializer_class = serializers.RouteStatusSerializer
     filterset_class = filters.RouteStatusFilter
     ordering_fields = ["observed_on", "route", "updated_at", "id"]
     ordering = ["-observed_on", "-id"]
 
 
-class ControlChangeViewSet(RecordViewSet):
-    queryset = ControlChange.objects.select_related(
+class ControlChangeViewSet(RetirableViewSet):
+    queryset = ControlChange.all_objects.select_related(
         "agreement", "place", "from_actor", "to_actor", "violation", "source"
     )
     serializer_class = serializers.ControlChangeSerializer
@@ -126,8 +212,9 @@ IF_MATCH_OPTIONAL = OpenApiParameter(
 
 
 STEP_DESCRIPTION = (
-    "A step of the review workflow (agreements/workflow.py): reported → verified | disputed | rejected; disputed → "
-    "verified | rejected | reported; verified → disputed | reported; rejected → reported. Reviewers only, and never "
+    "A step of the review workflow (agreements/services/review.py): reported → verified | disputed | rejected; "
+    "disputed → verified | rejected | reported; verified → disputed | reported; rejected → reported. Reviewers only, "
+    "and never "
     "the violation's reporter or last editor (403 says why). Verifying needs a source and a perpetrator (the "
     "'Unknown' actor counts). Answers the violation with its new version and ETag; the step is in its review log "
     "and history."
@@ -170,12 +257,12 @@ class ViolationViewSet(RecordViewSet):
     # Review steps and retraction have their own permission instead of "add violation" (what POST means elsewhere);
     # the workflow then applies the rules that depend on the row (two people, transitions, a monitor's own entry).
     STEP_PERMISSIONS = {
-        "verify": ["agreements.review_violation"],
-        "dispute": ["agreements.review_violation"],
-        "reject": ["agreements.review_violation"],
-        "reopen": ["agreements.review_violation"],
+        "verify": [permissions.REVIEW_VIOLATION],
+        "dispute": [permissions.REVIEW_VIOLATION],
+        "reject": [permissions.REVIEW_VIOLATION],
+        "reopen": [permissions.REVIEW_VIOLATION],
         # Reviewers (retract_violation) retract any; a monitor their own unreviewed one: both can change violations.
-        "retract": ["agreements.change_violation"],
+        "retract": [permissions.CHANGE_VIOLATION],
     }
 
     @property
@@ -210,7 +297,7 @@ class ViolationViewSet(RecordViewSet):
     def check_object_rule(self, request, obj):
         if self.action in {"update", "partial_update"}:
             services.violation_check_editable(violation=obj, user=request.user)
-        # Review steps and retraction: agreements.workflow holds their rules.
+        # Review steps and retraction: agreements.services.review holds their rules.
 
     def etag(self, violation) -> str:
         return quote_etag(f"{violation.uuid}.v{violation.version}")
@@ -273,29 +360,29 @@ class ViolationViewSet(RecordViewSet):
     @_step_schema("Verify (reviewers; not the reporter or last editor)", serializers.ReviewNoteSerializer)
     @action(detail=True, methods=["post"])
     def verify(self, request, uuid=None):
-        return self.step(request, workflow.violation_verify, serializers.ReviewNoteSerializer)
+        return self.step(request, services.violation_verify, serializers.ReviewNoteSerializer)
 
     @_step_schema("Dispute (reviewers; not the reporter or last editor)", serializers.ReviewNoteSerializer)
     @action(detail=True, methods=["post"])
     def dispute(self, request, uuid=None):
-        return self.step(request, workflow.violation_dispute, serializers.ReviewNoteSerializer)
+        return self.step(request, services.violation_dispute, serializers.ReviewNoteSerializer)
 
     @_step_schema("Reject (reviewers; not the reporter or last editor)", serializers.ReviewNoteSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, uuid=None):
-        return self.step(request, workflow.violation_reject, serializers.ReviewNoteSerializer)
+        return self.step(request, services.violation_reject, serializers.ReviewNoteSerializer)
 
     @_step_schema(
         "Send back to reported (reviewers; not the reporter or last editor)", serializers.ReviewNoteSerializer
     )
     @action(detail=True, methods=["post"])
     def reopen(self, request, uuid=None):
-        return self.step(request, workflow.violation_reopen, serializers.ReviewNoteSerializer)
+        return self.step(request, services.violation_reopen, serializers.ReviewNoteSerializer)
 
     @_step_schema("Retract with a reason", serializers.RetractionSerializer, RETRACT_DESCRIPTION)
     @action(detail=True, methods=["post"])
     def retract(self, request, uuid=None):
-        return self.step(request, workflow.violation_retract, serializers.RetractionSerializer)
+        return self.step(request, services.violation_retract, serializers.RetractionSerializer)
 
     @extend_schema(
         operation_id="v1_violations_history",
@@ -308,7 +395,7 @@ class ViolationViewSet(RecordViewSet):
     )
     @action(detail=True, methods=["get"], pagination_class=None)
     def history(self, request, uuid=None):
-        entries = workflow.violation_history(violation=self.get_object())
+        entries = services.violation_history(violation=self.get_object())
         return Response(serializers.ViolationHistorySerializer(entries, many=True).data)
 
     def update(self, request, *args, **kwargs):

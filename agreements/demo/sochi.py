@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from agreements import services
@@ -801,6 +802,8 @@ class _Loader:
             user.save()
             self.counts["User"] = 1
             self._say(f"Created user {DEMO_USERNAME!r} (no password, cannot log in) to attribute the demo records.")
+        # The services ask the user's role: the demo's entries are a monitor's (and the reference an admin's).
+        user.groups.add(*Group.objects.filter(name__in=["monitor", "admin"]))
         return user
 
     def _say(self, message: str) -> None:
@@ -935,7 +938,11 @@ class _Loader:
                 )
                 self._created(Violation)
                 services.violation_cite(
-                    violation=violation, source=self.source, user=self.user, note=spec.get("citation", "")
+                    violation=violation,
+                    source=self.source,
+                    user=self.user,
+                    note=spec.get("citation", ""),
+                    new_record=True,  # cited as it is recorded: part of its first version
                 )
                 self._created(ViolationSource)
             self.violations[spec["key"]] = violation

@@ -3,7 +3,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from agreements.models.actors import Actor
-from agreements.models.base import TimeStamped, choices_constraint
+from agreements.models.base import Retirable, TimeStamped, choices_constraint, retirement_constraint
 from agreements.terms import actor_slugs_in_terms, validate_terms
 
 
@@ -129,7 +129,7 @@ class ClauseKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class Clause(TimeStamped):
+class Clause(Retirable, TimeStamped):
     """A provision of an agreement: what someone must do or not do, by when, in typed terms."""
 
     Kind = ClauseKind
@@ -144,11 +144,18 @@ class Clause(TimeStamped):
     obligated_actors = models.ManyToManyField("agreements.Actor", blank=True, related_name="obligations")
     terms = models.JSONField(default=dict, blank=True, help_text="Typed terms for the clause's kind (see README).")
 
+    version = models.PositiveIntegerField(
+        default=1,
+        editable=False,
+        help_text="Goes up with every saved change; edits based on an older version are refused.",
+    )
+
     history = HistoricalRecords(m2m_fields=[obligated_actors])
 
     class Meta:
         ordering = ["agreement", "position", "number"]
         constraints = [
+            retirement_constraint("agreements_clause"),
             choices_constraint("kind", ClauseKind.choices, "agreements_clause_kind_valid"),
             models.UniqueConstraint(
                 fields=["agreement", "number"],

@@ -1,7 +1,7 @@
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from agreements.models.base import TimeStamped, choices_constraint
+from agreements.models.base import Retirable, TimeStamped, choices_constraint, retirement_constraint
 
 
 class DatePrecision(models.TextChoices):
@@ -23,7 +23,7 @@ class PatrolOutcome(models.TextChoices):
     ATTACKED = "attacked", "Attacked"
 
 
-class Patrol(TimeStamped):
+class Patrol(Retirable, TimeStamped):
     """A patrol the agreement provides for, and how it went."""
 
     Kind = PatrolKind
@@ -51,6 +51,7 @@ class Patrol(TimeStamped):
     class Meta:
         ordering = ["-patrolled_on", "-id"]
         constraints = [
+            retirement_constraint("agreements_patrol"),
             choices_constraint("kind", PatrolKind.choices, "agreements_patrol_kind_valid"),
             choices_constraint("outcome", PatrolOutcome.choices, "agreements_patrol_outcome_valid"),
             choices_constraint("date_precision", DatePrecision.choices, "agreements_patrol_date_precision_valid"),
@@ -66,7 +67,7 @@ class RouteStatusStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
-class RouteStatus(TimeStamped):
+class RouteStatus(Retirable, TimeStamped):
     """Whether a route an agreement names (M4, M5 …) was open on a given day."""
 
     Status = RouteStatusStatus
@@ -90,6 +91,7 @@ class RouteStatus(TimeStamped):
         ordering = ["-observed_on", "route", "segment"]
         verbose_name_plural = "route statuses"
         constraints = [
+            retirement_constraint("agreements_routestatus"),
             choices_constraint("status", RouteStatusStatus.choices, "agreements_routestatus_status_valid"),
             models.UniqueConstraint(
                 fields=["agreement", "route", "segment", "observed_on"],
@@ -103,7 +105,7 @@ class RouteStatus(TimeStamped):
         return f"{self.route}{segment} {self.get_status_display().lower()} on {self.observed_on}"
 
 
-class ControlChange(TimeStamped):
+class ControlChange(Retirable, TimeStamped):
     """Territory changing hands: the record a status-quo clause is judged on."""
 
     agreement = models.ForeignKey("agreements.Agreement", on_delete=models.PROTECT, related_name="control_changes")
@@ -148,6 +150,7 @@ class ControlChange(TimeStamped):
     class Meta:
         ordering = ["-occurred_on", "-id"]
         constraints = [
+            retirement_constraint("agreements_controlchange"),
             choices_constraint("date_precision", DatePrecision.choices, "agreements_controlchange_precision_valid"),
             models.CheckConstraint(
                 condition=~models.Q(from_actor=models.F("to_actor")),

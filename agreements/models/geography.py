@@ -3,7 +3,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from agreements.geometry import validate_area_geojson
-from agreements.models.base import TimeStamped, choices_constraint
+from agreements.models.base import Retirable, TimeStamped, choices_constraint, retirement_constraint
 
 LATITUDE_VALIDATORS = [MinValueValidator(-90), MaxValueValidator(90)]
 LONGITUDE_VALIDATORS = [MinValueValidator(-180), MaxValueValidator(180)]
@@ -50,7 +50,7 @@ class ZonePrecision(models.TextChoices):
     SCHEMATIC = "schematic", "Schematic (illustrative only)"
 
 
-class Zone(TimeStamped):
+class Zone(Retirable, TimeStamped):
     """A named area an agreement sets up (demilitarised zone, de-escalation area, corridor), with its geometry.
 
     Whether an incident lies inside a zone is computed from this geometry, never typed by hand. Only zones of a
@@ -84,11 +84,18 @@ class Zone(TimeStamped):
     precision = models.CharField(max_length=16, choices=ZonePrecision.choices, default=ZonePrecision.APPROXIMATE)
     description = models.TextField(blank=True)
 
+    version = models.PositiveIntegerField(
+        default=1,
+        editable=False,
+        help_text="Goes up with every saved change; edits based on an older version are refused.",
+    )
+
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["agreement", "name"]
         constraints = [
+            retirement_constraint("agreements_zone"),
             choices_constraint("kind", ZoneKind.choices, "agreements_zone_kind_valid"),
             choices_constraint("precision", ZonePrecision.choices, "agreements_zone_precision_valid"),
             models.UniqueConstraint(
@@ -146,6 +153,12 @@ class Place(TimeStamped):
     latitude = models.DecimalField(max_digits=9, decimal_places=6, validators=LATITUDE_VALIDATORS)
     longitude = models.DecimalField(max_digits=9, decimal_places=6, validators=LONGITUDE_VALIDATORS)
     notes = models.TextField(blank=True)
+
+    version = models.PositiveIntegerField(
+        default=1,
+        editable=False,
+        help_text="Goes up with every saved change; edits based on an older version are refused.",
+    )
 
     history = HistoricalRecords()
 

@@ -5,7 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from agreements.models.base import TimeStamped, choices_constraint
+from agreements.models.base import Retirable, TimeStamped, choices_constraint, retirement_constraint
 from agreements.models.geography import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS, coordinate_constraints
 
 # Casualty figures come as low / best / high estimates (as UCDP gives them); civilians are counted apart and are a
@@ -327,7 +327,7 @@ class SourceCredibility(models.IntegerChoices):
     CANNOT_JUDGE = 6, "6 — truth cannot be judged"
 
 
-class Source(TimeStamped):
+class Source(Retirable, TimeStamped):
     """A report an incident rests on, graded on the Admiralty (NATO) scale; one source can back many incidents."""
 
     Kind = SourceKind
@@ -363,6 +363,7 @@ class Source(TimeStamped):
     class Meta:
         ordering = ["-published_on", "publisher", "title"]
         constraints = [
+            retirement_constraint("agreements_source"),
             choices_constraint("kind", SourceKind.choices, "agreements_source_kind_valid"),
             choices_constraint("reliability", SourceReliability.choices, "agreements_source_reliability_valid"),
             models.CheckConstraint(
@@ -392,7 +393,7 @@ class Source(TimeStamped):
         return f"{self.reliability}{self.credibility}"
 
 
-class ViolationSource(models.Model):
+class ViolationSource(Retirable, models.Model):
     """That a source reports a violation, with what it says about this incident in particular."""
 
     violation = models.ForeignKey(Violation, on_delete=models.CASCADE, related_name="citations")
@@ -405,12 +406,15 @@ class ViolationSource(models.Model):
         ordering = ["id"]
         verbose_name = "source of a violation"
         verbose_name_plural = "sources"
+        # Un-cited sources are retired links: the ones that stand are what every reader of `citations` sees.
+        default_manager_name = "objects"
         constraints = [
+            retirement_constraint("agreements_violationsource"),
             models.UniqueConstraint(
                 fields=["violation", "source"],
                 name="agreements_violationsource_unique",
                 violation_error_message="This source is already cited for this violation.",
-            )
+            ),
         ]
 
     def __str__(self):

@@ -25,6 +25,7 @@ from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import filters as drf_filters
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,9 +33,10 @@ from rest_framework.views import APIView
 from agreements.api.fields import BriefRelatedField
 from agreements.api.filters import actor_q
 from agreements.models import Actor, Agreement, Clause, ControlChange, Patrol, RouteStatus, Violation, Zone
+from agreements.services import permissions
 from compliance.api.conditional import ConditionalGetMixin, etag_for, fingerprint, not_modified
 from compliance.api.errors import PreconditionFailed
-from reports.assessments import assessment_delete, assessment_record
+from reports.assessments import assessment_record, assessment_withdraw
 from reports.engine import MAX_STEPS, STEPS, DeadlineState, assess_agreement, compliance_timeline
 from reports.engine.periods import split_period
 from reports.models import Assessment, ComplianceStatus
@@ -303,7 +305,7 @@ class ComplianceTimelineSerializer(serializers.Serializer):
 class ComplianceView(RecordConditionalMixin, APIView):
     """Each clause's status, score, deadline state and evidence over a period, and the implementation percentage."""
 
-    required_permissions = ["agreements.view_clause"]
+    required_permissions = [permissions.VIEW_CLAUSE]
 
     @extend_schema(operation_id="agreement_compliance", parameters=PERIOD_PARAMETERS, responses=ComplianceSerializer)
     def get(self, request, slug):
@@ -322,7 +324,7 @@ class ComplianceView(RecordConditionalMixin, APIView):
 class ComplianceTimelineView(RecordConditionalMixin, APIView):
     """Status and score of every clause per week, month or quarter of the period (cut to it), for dashboards."""
 
-    required_permissions = ["agreements.view_clause"]
+    required_permissions = [permissions.VIEW_CLAUSE]
 
     @extend_schema(
         operation_id="agreement_compliance_timeline",
@@ -474,6 +476,12 @@ IF_MATCH = OpenApiParameter(
 )
 
 
+class WithdrawalSerializer(serializers.Serializer):
+    """The body of POST /assessments/{id}/retire."""
+
+    reason = serializers.CharField(max_length=2000, help_text="Why the assessment is withdrawn (required).")
+
+
 @extend_schema_view(
     create=extend_schema(
         description="Record a person's assessment; when one exists for the same clause, actor and period it is updated "
@@ -490,10 +498,31 @@ class AssessmentViewSet(ConditionalGetMixin, viewsets.ModelViewSet):
     filter_backends = [filters.DjangoFilterBackend, drf_filters.OrderingFilter]
     ordering_fields = ["period_start", "period_end", "updated_at", "id"]
     ordering = ["-period_end", "-id"]
+    # Withdrawn with a reason (POST …/retire), never deleted; a withdrawn one stays readable by its id.
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def get_queryset(self):
         # Every embedded relation (clause, its agreement, actor, assessor) joined once per page.
-        return Assessment.objects.select_related("clause__agreement", "actor", "assessed_by")
+        rows = Assessment.objects if getattr(self, "action", None) == "list" else Assessment.all_objects
+        return rows.select_related("clause__agreement", "actor", "assessed_by")
+
+    @property
+    def required_permissions(self):
+        return ["reports.change_assessment"] if getattr(self, "action", None) == "retire" else None
+
+    @extend_schema(
+        summary="Withdraw a person's assessment with a reason (never deleted)",
+        description="The computed assessment shows again; the withdrawn one stays readable by its id and in the "
+        "history. Needs reports.change_assessment.",
+        request=WithdrawalSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def retire(self, request, *args, **kwargs):
+        assessment = self.get_object()
+        body = WithdrawalSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        assessment_withdraw(assessment=assessment, user=request.user, reason=body.validated_data["reason"])
+        return Response(self.get_serializer(self.get_queryset().get(pk=assessment.pk)).data)
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -516,6 +545,3 @@ class AssessmentViewSet(ConditionalGetMixin, viewsets.ModelViewSet):
             if current not in parse_etags(header) and header.strip() != "*":
                 raise PreconditionFailed("This assessment changed since you read it; read it again.")
         serializer.save()
-
-    def perform_destroy(self, instance):
-        assessment_delete(assessment=instance, user=self.request.user)

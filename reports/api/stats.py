@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from agreements.api.filters import ViolationFilter
 from agreements.models import Violation
+from agreements.services import permissions
 from compliance.api.conditional import ConditionalGetMixin
 from reports.stats import DIMENSIONS, parse_group_by, violation_stats
 
@@ -14,7 +15,7 @@ from reports.stats import DIMENSIONS, parse_group_by, violation_stats
 class ViolationStatsView(ConditionalGetMixin, APIView):
     """Violations counted (with best-estimate casualty sums) by any of the dimensions, honouring list filters."""
 
-    required_permissions = ["agreements.view_violation"]
+    required_permissions = [permissions.VIEW_VIOLATION]
 
     @extend_schema(
         parameters=[

@@ -86,7 +86,7 @@ def test_changelist_add_and_change_pages_answer_for_a_superuser(demo, admin_clie
 
 def _more_rows(model, n, agreement):
     """Add n rows of `model` with their relations filled in, as the list would show them."""
-    user = UserFactory()
+    user = UserFactory(role="monitor")
     for _ in range(n):
         i = next(ROW_NUMBERS)
         actor = ActorFactory(part_of=Actor.objects.first())
@@ -272,10 +272,10 @@ def test_a_stale_admin_save_is_refused_with_what_changed(db, admin_client_):
     clause = ClauseFactory(agreement=zone.agreement)
     place, actor = PlaceFactory(), ActorFactory()
     violation = make_violation(agreement=zone.agreement, clauses=[clause], perpetrators=[actor], place=place)
-    # Another monitor saves while this one has the form open at version 1.
+    # A reviewer saves while this user has the form open at version 1.
     services.violation_update(
         violation=Violation.objects.get(pk=violation.pk),
-        user=UserFactory(username="other"),
+        user=UserFactory(username="other", role="reviewer"),
         description="Corrected by a colleague.",
         expected_version=1,
     )

@@ -220,6 +220,7 @@ def route_status_payload() -> dict:
         "route": "M5",
         "observed_on": "2019-05-01",
         "status": RouteStatus.Status.OPEN,
+        "clause": None,  # a clause of the old agreement would not belong to the new one
     }
 
 
@@ -385,6 +386,9 @@ def if_match(client, resource: Resource, instance) -> dict:
 
 # --- anonymous ------------------------------------------------------------------------------------------------------
 
+# Evidence and the reference it is judged against are retracted or retired, never deleted.
+NEVER_DELETED = {"violations", "clauses", "zones", "patrols", "route-statuses", "control-changes"}
+
 
 @pytest.mark.parametrize("resource", RESOURCES, ids=str)
 @pytest.mark.parametrize("method", ["get-list", "get-detail", *WRITES, "delete"])
@@ -396,8 +400,8 @@ def test_anonymous_is_401_with_the_error_shape_and_a_challenge(api, resource, me
 
     response = getattr(api.anonymous, verb)(url, {} if verb == "get" else resource.payload(), format="json")
 
-    if verb == "delete" and resource.path == "violations":
-        # Nobody may delete a violation, so the method does not exist for anyone: 405 before any credentials.
+    if verb == "delete" and resource.path in NEVER_DELETED:
+        # Nobody may delete evidence, so the method does not exist for anyone: 405 before any credentials.
         assert_error(response, 405, code="method_not_allowed")
     else:
         assert_error(response, 401, code="not_authenticated")
@@ -430,8 +434,8 @@ def test_every_api_route_is_401_anonymously(api, prefix, method, url):
 
     response = getattr(api.anonymous, method)(url.format(key=getattr(instance, resource.lookup)), {}, format="json")
 
-    if method == "delete" and prefix == "violations":
-        assert_error(response, 405, code="method_not_allowed")  # retracted, never deleted: not for anyone
+    if method == "delete" and prefix in NEVER_DELETED:
+        assert_error(response, 405, code="method_not_allowed")  # retracted or retired, never deleted: not for anyone
     else:
         assert_error(response, 401, code="not_authenticated")
 

@@ -9,8 +9,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from agreements.duplicates import duplicate_pairs, haversine_km, likely_duplicates, violation_merge
+from agreements.duplicates import duplicate_pairs, haversine_km, likely_duplicates
 from agreements.models import ControlChange, Violation, ViolationSource
+from agreements.services import violation_merge
 from tests.factories import (
     ActorFactory,
     AgreementFactory,
@@ -41,7 +42,7 @@ def place():
 
 @pytest.fixture
 def reporter():
-    return UserFactory(username="reporter")
+    return UserFactory(username="reporter", role="monitor")
 
 
 @pytest.fixture

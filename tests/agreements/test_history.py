@@ -15,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from agreements import evidence, services, workflow
+from agreements import evidence, services
 from agreements.models import Agreement, Clause, Source, Violation, ViolationSource, Zone
 from tests.agreements.test_workflow import api_url, member, reviewable, stored, token_client
 from tests.factories import (
@@ -71,21 +71,21 @@ def test_service_edit_writes_history_by_the_editor(people):
 
 def test_service_verify_writes_history_by_the_reviewer(people):
     violation = reviewable(people["monitor"])
-    workflow.violation_verify(violation=violation, user=people["reviewer"])
+    services.violation_verify(violation=violation, user=people["reviewer"])
     assert_written_by(violation, people["reviewer"])
     assert latest(violation).status == Violation.Status.VERIFIED
 
 
 def test_service_retract_writes_history_by_the_retractor(people):
     violation = reviewable(people["monitor"])
-    workflow.violation_retract(violation=violation, user=people["reviewer"], reason="Duplicate.")
+    services.violation_retract(violation=violation, user=people["reviewer"], reason="Duplicate.")
     assert_written_by(violation, people["reviewer"])
     assert latest(violation).retraction_reason == "Duplicate."
 
 
 def test_service_facts_changing_under_a_review_write_history_by_the_editor(people):
     violation = reviewable(people["monitor"])
-    workflow.violation_verify(violation=violation, user=people["reviewer"])
+    services.violation_verify(violation=violation, user=people["reviewer"])
     services.violation_update(violation=stored(violation), user=people["editor"], description="New facts.")
     assert_written_by(violation, people["editor"])
     assert latest(violation).status == Violation.Status.REPORTED
@@ -96,9 +96,12 @@ def test_service_citing_and_unciting_a_source_write_history(people):
     citation = services.violation_cite(violation=violation, user=people["editor"], source=SourceFactory())
     assert_written_by(citation, people["editor"], "+")
     pk = citation.pk
-    services.citation_remove(citation=citation, user=people["reviewer"])
+    services.citation_remove(citation=citation, user=people["reviewer"], reason="Wrong article.")
+    # Un-citing retires the link (a change, never a deletion), and the violation's own history says so.
     row = ViolationSource.history.filter(id=pk).order_by("-history_id").first()
-    assert (row.history_type, row.history_user) == ("-", people["reviewer"])
+    assert (row.history_type, row.history_user, row.retirement_reason) == ("~", people["reviewer"], "Wrong article.")
+    entry = services.violation_history(violation=violation)[0]
+    assert (entry["user"], entry["reason"]) == (people["reviewer"].username, f"source removed: {citation.source}")
 
 
 def test_service_a_source_typed_in_writes_history(people):
@@ -183,7 +186,7 @@ def violation_form(violation: Violation, **overrides) -> dict:
 
 def test_admin_create_and_edit_write_history_by_the_logged_in_user(client, people):
     staff_monitor = member("monitor", is_staff=True)
-    template = make_violation(user=UserFactory(), perpetrators=[ActorFactory()])
+    template = make_violation(user=UserFactory(role="monitor"), perpetrators=[ActorFactory()])
     client.force_login(staff_monitor)
     response = client.post(admin_url(Violation, "add"), violation_form(template, loaded_version=""))
     assert response.status_code == 302, response.context and response.context["errors"]
@@ -235,7 +238,7 @@ def test_admin_clause_edit_writes_history(client, superuser):
 
 def test_admin_history_page_lists_the_violations_changes(client, superuser, people):
     violation = reviewable(people["monitor"])
-    workflow.violation_verify(violation=violation, user=people["reviewer"], note="Seen on video.")
+    services.violation_verify(violation=violation, user=people["reviewer"], note="Seen on video.")
     client.force_login(superuser)
     page = client.get(admin_url(Violation, "history", violation.pk))
     assert page.status_code == 200
@@ -296,8 +299,8 @@ def test_history_endpoint_tells_who_changed_what_newest_first(people):
     services.violation_update(
         violation=violation, user=people["editor"], description="Heavy shelling.", perpetrators=[second]
     )
-    workflow.violation_verify(violation=stored(violation), user=people["reviewer"], note="Two sources agree.")
-    workflow.violation_retract(violation=violation, user=people["reviewer"], reason="Duplicate of #12.")
+    services.violation_verify(violation=stored(violation), user=people["reviewer"], note="Two sources agree.")
+    services.violation_retract(violation=violation, user=people["reviewer"], reason="Duplicate of #12.")
 
     response = token_client(member("analyst")).get(api_url(violation, "history"))
 

@@ -354,7 +354,7 @@ def exported(db):
     army, rebels = ActorFactory(name="Army of the North"), ActorFactory(name="Rebels of the South")
     place = PlaceFactory(name="Ayn Dara", admin1="Idlib")
     source = SourceFactory(publisher="Wire", title="Town shelled", reliability="B", credibility=2)
-    user = UserFactory()
+    user = UserFactory(role="monitor")
     first = make_violation(
         user=user,
         agreement=agreement,

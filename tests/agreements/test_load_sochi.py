@@ -30,6 +30,7 @@ from agreements.models import (
     ViolationSource,
     Zone,
 )
+from tests.factories import UserFactory
 
 FRONT_LINE_TOWNS = ("Kafr Nabudah", "Qalaat al-Madiq", "Kafr Zita", "Latamna", "Morek", "Khan Shaykhun")
 
@@ -433,7 +434,9 @@ class TestTheLoadedDemo:
         assert Zone.history.count() >= 2
         assert apps.get_model("agreements", "HistoricalViolationSource").objects.count() == 10
 
-    def test_an_edited_demo_record_is_left_as_the_monitor_left_it(self, loaded, user):
+    def test_an_edited_demo_record_is_left_as_the_monitor_left_it(self, loaded):
+        # Another's entry: a reviewer edits it (a monitor edits only their own).
+        user = UserFactory(username="desk-reviewer", role="reviewer")
         edited = clause("4")
         edited.title = "Lines of the zone (edited by a monitor)"
         services.clause_save(clause=edited, user=user)

@@ -49,7 +49,8 @@ def zone(db):
 
 @pytest.fixture
 def editor(db):
-    return UserFactory(username="editor2")
+    # Editing another person's entry is a reviewer's (or admin's) act; a monitor edits only their own.
+    return UserFactory(username="editor2", role="reviewer")
 
 
 # --- in zone ------------------------------------------------------------------------------------------------------
@@ -543,9 +544,14 @@ def test_citation_remove_keeps_the_source(user, editor):
     violation, other = make_violation(user=user, sources=[source]), make_violation(user=user, sources=[source])
     citation = violation.citations.get()
     citation_id = citation.pk
-    services.citation_remove(citation=citation, user=editor)
+    services.citation_remove(citation=citation, user=editor, reason="Duplicate of another citation.")
     assert not violation.citations.exists()
     assert Source.objects.filter(pk=source.pk).exists()
-    assert list(other.sources.all()) == [source]
+    assert [c.source for c in other.citations.all()] == [source]
+    # Retired, not deleted: the link stays with who, when and why, and the violation shows the change.
+    kept = ViolationSource.all_objects.get(pk=citation_id)
+    assert (kept.retired_by, kept.retirement_reason) == (editor, "Duplicate of another citation.")
     removal = ViolationSource.history.filter(id=citation_id).first()
-    assert (removal.history_type, removal.history_user) == ("-", editor)
+    assert (removal.history_type, removal.history_user) == ("~", editor)
+    assert (stored(violation).version, stored(violation).updated_by) == (2, editor)
+    assert stored(violation).history.first().history_change_reason.startswith("source removed")

@@ -136,7 +136,7 @@ def test_other_clauses_past_their_deadline_need_assessment(db):
 @pytest.fixture
 def queue(db):
     """Three reported violations, reported on different days (set directly: auto_now_add is not settable)."""
-    reporter = UserFactory(username="queue-reporter")
+    reporter = UserFactory(username="queue-reporter", role="monitor")
     agreement, place = AgreementFactory(), PlaceFactory()
     reported = {}
     for name, days_ago in (("middle", 5), ("newest", 1), ("oldest", 9)):

@@ -1,4 +1,4 @@
-"""The review workflow (agreements/workflow.py) and its two faces: the API's POST …/verify|dispute|reject|reopen|
+"""The review workflow (agreements/services/review.py) and its two faces: the API's POST …/verify|dispute|reject|reopen|
 retract and the admin's actions. Who may review (reviewers, never the reporter or last editor), which steps exist,
 what verification needs, retraction with a reason, facts changing under a review, and retracted rows leaving counts.
 """
@@ -14,8 +14,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from agreements import services, workflow
+from agreements import services
 from agreements.models import Actor, Violation, ViolationReview
+from agreements.services import review
 from compliance.tokens import token_issue
 from tests.factories import ActorFactory, AgreementFactory, ClauseFactory, SourceFactory, UserFactory, make_violation
 
@@ -90,7 +91,7 @@ def violation(monitor):
 
 
 def test_a_reviewer_verifies_and_the_step_is_logged(violation, reviewer):
-    workflow.violation_verify(violation=violation, user=reviewer, note="Matches the UN report.")
+    services.violation_verify(violation=violation, user=reviewer, note="Matches the UN report.")
 
     row = stored(violation)
     assert (row.status, row.verified_by, row.version) == (Status.VERIFIED, reviewer, 2)
@@ -111,7 +112,7 @@ def test_a_reviewer_verifies_and_the_step_is_logged(violation, reviewer):
 def test_verify_refuses_the_reporter(reviewer):
     own = reviewable(reviewer)
     with pytest.raises(PermissionDenied, match="You reported this violation"):
-        workflow.violation_verify(violation=own, user=reviewer)
+        services.violation_verify(violation=own, user=reviewer)
     assert stored(own).status == Status.REPORTED
     assert not ViolationReview.objects.exists()
 
@@ -119,29 +120,29 @@ def test_verify_refuses_the_reporter(reviewer):
 def test_verify_refuses_the_last_editor(violation, reviewer):
     services.violation_update(violation=violation, user=reviewer, description="Corrected the time of day.")
     with pytest.raises(PermissionDenied, match="last edit"):
-        workflow.violation_verify(violation=stored(violation), user=reviewer)
+        services.violation_verify(violation=stored(violation), user=reviewer)
     assert stored(violation).status == Status.REPORTED
 
 
 def test_the_two_person_rule_binds_superusers_too(superuser):
     own = reviewable(superuser)
     with pytest.raises(PermissionDenied):
-        workflow.violation_verify(violation=own, user=superuser)
-    workflow.violation_verify(violation=own, user=UserFactory(username="root2", is_superuser=True))
+        services.violation_verify(violation=own, user=superuser)
+    services.violation_verify(violation=own, user=UserFactory(username="root2", is_superuser=True))
     assert stored(own).status == Status.VERIFIED
 
 
 @pytest.mark.parametrize("role", ["analyst", "monitor"])
 def test_only_reviewers_verify(violation, role):
     with pytest.raises(PermissionDenied, match="Only reviewers"):
-        workflow.violation_verify(violation=violation, user=member(role))
+        services.violation_verify(violation=violation, user=member(role))
     assert stored(violation).status == Status.REPORTED
 
 
 def test_verify_refuses_a_violation_without_a_source(monitor, reviewer):
     violation = make_violation(user=monitor, perpetrators=[ActorFactory()])
     with pytest.raises(ValidationError) as refused:
-        workflow.violation_verify(violation=violation, user=reviewer)
+        services.violation_verify(violation=violation, user=reviewer)
     assert set(refused.value.message_dict) == {"sources"}
     assert stored(violation).status == Status.REPORTED
 
@@ -149,7 +150,7 @@ def test_verify_refuses_a_violation_without_a_source(monitor, reviewer):
 def test_verify_refuses_a_violation_without_a_perpetrator(monitor, reviewer):
     violation = make_violation(user=monitor, sources=[SourceFactory()])
     with pytest.raises(ValidationError) as refused:
-        workflow.violation_verify(violation=violation, user=reviewer)
+        services.violation_verify(violation=violation, user=reviewer)
     assert set(refused.value.message_dict) == {"perpetrators"}
     assert "Unknown" in refused.value.message_dict["perpetrators"][0]
 
@@ -157,17 +158,17 @@ def test_verify_refuses_a_violation_without_a_perpetrator(monitor, reviewer):
 def test_the_unknown_actor_is_an_explicit_perpetrator(monitor, reviewer):
     unknown = ActorFactory(name="Unknown", slug="unknown", kind=Actor.Kind.UNKNOWN)
     violation = reviewable(monitor, perpetrators=[unknown])
-    workflow.violation_verify(violation=violation, user=reviewer)
+    services.violation_verify(violation=violation, user=reviewer)
     assert stored(violation).status == Status.VERIFIED
 
 
 # --- the transitions ----------------------------------------------------------------------------------------------
 
 STEPS = {
-    Status.VERIFIED: workflow.violation_verify,
-    Status.DISPUTED: workflow.violation_dispute,
-    Status.REJECTED: workflow.violation_reject,
-    Status.REPORTED: workflow.violation_reopen,
+    Status.VERIFIED: services.violation_verify,
+    Status.DISPUTED: services.violation_dispute,
+    Status.REJECTED: services.violation_reject,
+    Status.REPORTED: services.violation_reopen,
 }
 
 
@@ -203,7 +204,7 @@ def test_only_the_allowed_transitions_happen(violation, reviewer, second_reviewe
 
 def test_a_review_step_bumps_the_version_so_a_stale_edit_is_refused(violation, reviewer, second_reviewer):
     loaded_version = violation.version
-    workflow.violation_verify(violation=stored(violation), user=reviewer)
+    services.violation_verify(violation=stored(violation), user=reviewer)
     with pytest.raises(services.StaleEdit):
         services.violation_update(
             violation=stored(violation), user=second_reviewer, description="Edit.", expected_version=loaded_version
@@ -213,13 +214,13 @@ def test_a_review_step_bumps_the_version_so_a_stale_edit_is_refused(violation, r
 def test_a_step_on_a_version_the_reviewer_did_not_see_is_refused(violation, reviewer, second_reviewer):
     services.violation_update(violation=violation, user=second_reviewer, description="Changed meanwhile.")
     with pytest.raises(services.StaleEdit):
-        workflow.violation_verify(violation=stored(violation), user=reviewer, expected_version=1)
+        services.violation_verify(violation=stored(violation), user=reviewer, expected_version=1)
     assert stored(violation).status == Status.REPORTED
 
 
 def test_an_editor_holding_an_old_copy_does_not_undo_a_review(violation, reviewer, second_reviewer):
     old_copy = stored(violation)
-    workflow.violation_verify(violation=stored(violation), user=reviewer)
+    services.violation_verify(violation=stored(violation), user=reviewer)
     services.violation_save(violation=old_copy, user=second_reviewer)  # no fact changed, no version check
     row = stored(violation)
     assert (row.status, row.verified_by) == (Status.VERIFIED, reviewer)
@@ -240,12 +241,12 @@ def test_changed_facts_send_a_reviewed_violation_back_to_reported(violation, rev
         reviewed,
         Status.REPORTED,
         second_reviewer,
-        workflow.FACTS_CHANGED_NOTE,
+        review.FACTS_CHANGED_NOTE,
     )
 
 
 def test_changed_perpetrators_send_a_verified_violation_back_to_reported(violation, reviewer, second_reviewer):
-    workflow.violation_verify(violation=violation, user=reviewer)
+    services.violation_verify(violation=violation, user=reviewer)
     services.violation_update(violation=stored(violation), user=second_reviewer, perpetrators=[ActorFactory()])
     assert stored(violation).status == Status.REPORTED
 
@@ -254,7 +255,7 @@ def test_a_save_that_changes_no_fact_keeps_the_verification(monitor, reviewer, s
     clause = ClauseFactory(agreement=AgreementFactory())
     actor = ActorFactory()
     violation = reviewable(monitor, agreement=clause.agreement, clauses=[clause], perpetrators=[actor])
-    workflow.violation_verify(violation=violation, user=reviewer)
+    services.violation_verify(violation=violation, user=reviewer)
     row = stored(violation)
     services.violation_update(
         violation=row, user=second_reviewer, description=row.description, clauses=[clause], perpetrators=[actor]
@@ -264,7 +265,7 @@ def test_a_save_that_changes_no_fact_keeps_the_verification(monitor, reviewer, s
 
 
 def test_changed_facts_leave_a_rejected_violation_rejected(violation, reviewer, second_reviewer):
-    workflow.violation_reject(violation=violation, user=reviewer)
+    services.violation_reject(violation=violation, user=reviewer)
     services.violation_update(violation=stored(violation), user=second_reviewer, description="More detail.")
     assert stored(violation).status == Status.REJECTED
 
@@ -275,14 +276,14 @@ def test_changed_facts_leave_a_rejected_violation_rejected(violation, reviewer, 
 @pytest.mark.parametrize("reason", ["", "   "])
 def test_retraction_needs_a_reason(violation, reviewer, reason):
     with pytest.raises(ValidationError) as refused:
-        workflow.violation_retract(violation=violation, user=reviewer, reason=reason)
+        services.violation_retract(violation=violation, user=reviewer, reason=reason)
     assert set(refused.value.message_dict) == {"reason"}
     assert not stored(violation).is_retracted
 
 
 def test_a_reviewer_retracts_a_violation_in_any_status(violation, reviewer, second_reviewer):
-    workflow.violation_verify(violation=violation, user=second_reviewer)
-    workflow.violation_retract(violation=violation, user=reviewer, reason="Duplicate of an earlier record.")
+    services.violation_verify(violation=violation, user=second_reviewer)
+    services.violation_retract(violation=violation, user=reviewer, reason="Duplicate of an earlier record.")
     row = stored(violation)
     assert row.is_retracted
     assert (row.retracted_by, row.retraction_reason, row.status, row.version) == (
@@ -295,29 +296,29 @@ def test_a_reviewer_retracts_a_violation_in_any_status(violation, reviewer, seco
 
 
 def test_a_monitor_retracts_their_own_unreviewed_violation(violation, monitor):
-    workflow.violation_retract(violation=violation, user=monitor, reason="Entered twice.")
+    services.violation_retract(violation=violation, user=monitor, reason="Entered twice.")
     assert stored(violation).retracted_by == monitor
 
 
 def test_a_monitor_cannot_retract_their_own_reviewed_violation(violation, monitor, reviewer):
-    workflow.violation_dispute(violation=violation, user=reviewer)
+    services.violation_dispute(violation=violation, user=reviewer)
     with pytest.raises(PermissionDenied, match="unreviewed"):
-        workflow.violation_retract(violation=violation, user=monitor, reason="Entered twice.")
+        services.violation_retract(violation=violation, user=monitor, reason="Entered twice.")
 
 
 @pytest.mark.parametrize("role", ["monitor", "analyst"])
 def test_others_cannot_retract_what_they_did_not_report(violation, role):
     with pytest.raises(PermissionDenied):
-        workflow.violation_retract(violation=violation, user=member(role), reason="Looks wrong.")
+        services.violation_retract(violation=violation, user=member(role), reason="Looks wrong.")
     assert not stored(violation).is_retracted
 
 
 def test_a_retracted_violation_has_no_further_steps(violation, reviewer, second_reviewer):
-    workflow.violation_retract(violation=violation, user=reviewer, reason="Entered in error.")
+    services.violation_retract(violation=violation, user=reviewer, reason="Entered in error.")
     with pytest.raises(ValidationError, match="retracted"):
-        workflow.violation_verify(violation=violation, user=second_reviewer)
+        services.violation_verify(violation=violation, user=second_reviewer)
     with pytest.raises(ValidationError, match="already retracted"):
-        workflow.violation_retract(violation=violation, user=second_reviewer, reason="Again.")
+        services.violation_retract(violation=violation, user=second_reviewer, reason="Again.")
     with pytest.raises(ValidationError, match="retracted"):
         services.violation_update(violation=stored(violation), user=second_reviewer, description="Edit.")
 
@@ -355,7 +356,7 @@ def test_api_dispute_and_reject(violation, reviewer, step, status):
 
 
 def test_api_reopen_sends_a_verified_violation_back(violation, reviewer, second_reviewer):
-    workflow.violation_verify(violation=violation, user=second_reviewer)
+    services.violation_verify(violation=violation, user=second_reviewer)
     response = token_client(reviewer).post(api_url(violation, "reopen"), {"note": "New footage."}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "reported"
@@ -463,7 +464,7 @@ def run_action(client, action: str, violations, **form):
     selected = [str(v.pk) for v in violations]
     first = client.post(admin_changelist(), {"action": action, "_selected_action": selected, "index": 0})
     assert first.status_code == 200, first.status_code
-    assert first.templates[0].name == "admin/agreements/violation/workflow_action.html"
+    assert first.templates[0].name == "admin/agreements/record_action.html"
     return first, client.post(
         admin_changelist(), {"action": action, "_selected_action": selected, "apply": "1", **form}
     )
@@ -514,7 +515,7 @@ def test_admin_retract_action_needs_a_reason(client, violation):
 
 def test_admin_hides_retracted_rows_from_the_list_unless_asked(client, violation, reviewer):
     kept = reviewable(member("monitor"))
-    workflow.violation_retract(violation=violation, user=reviewer, reason="Duplicate.")
+    services.violation_retract(violation=violation, user=reviewer, reason="Duplicate.")
     client.force_login(staff("analyst"))
 
     assert client.get(admin_changelist()).context["cl"].result_count == 1
@@ -543,14 +544,14 @@ def test_admin_cannot_delete_a_violation(client, superuser, violation):
 
 
 def test_admin_change_page_shows_the_review_log_and_a_retracted_one_is_read_only(client, violation, reviewer):
-    workflow.violation_dispute(violation=violation, user=reviewer, note="The date is doubtful.")
+    services.violation_dispute(violation=violation, user=reviewer, note="The date is doubtful.")
     client.force_login(staff("reviewer"))
     change = reverse("admin:agreements_violation_change", args=[violation.pk])
 
     page = client.get(change).content.decode()
     assert "The date is doubtful." in page and "Disputed" in page
 
-    workflow.violation_retract(violation=violation, user=reviewer, reason="Duplicate.")
+    services.violation_retract(violation=violation, user=reviewer, reason="Duplicate.")
     response = client.get(change)
     assert response.status_code == 200
     assert response.context["has_change_permission"] is False

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from agreements import services, workflow
+from agreements import services
 from agreements.models import Clause, ControlChange, Patrol, RouteStatus, Violation
 from tests.factories import ActorFactory, AgreementFactory, SourceFactory, UserFactory, ZoneFactory, make_violation
 
@@ -32,7 +32,7 @@ class World:
 
     def __init__(self):
         self.agreement = AgreementFactory(slug="accord")
-        self.reporter = UserFactory(username="reporter")
+        self.reporter = UserFactory(username="reporter", role="monitor")
         # A second person reviews (the workflow refuses the reporter); a superuser holds every permission.
         self.reviewer = UserFactory(username="verifier", is_superuser=True, is_staff=True)
         self.government = ActorFactory(slug="government", name="Government")
@@ -88,11 +88,11 @@ class World:
         if status == "reported":
             return violation
         if status == "retracted":
-            return workflow.violation_retract(violation=violation, user=self.reviewer, reason="Duplicate entry.")
+            return services.violation_retract(violation=violation, user=self.reviewer, reason="Duplicate entry.")
         move = {
-            "verified": workflow.violation_verify,
-            "disputed": workflow.violation_dispute,
-            "rejected": workflow.violation_reject,
+            "verified": services.violation_verify,
+            "disputed": services.violation_dispute,
+            "rejected": services.violation_reject,
         }[status]
         return move(violation=violation, user=self.reviewer, note="reviewed")
 

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from agreements.models import Clause
-from reports.assessments import assessment_delete, assessment_record
+from reports.assessments import assessment_record, assessment_withdraw
 from reports.engine import assess_agreement
 from reports.models import Assessment
 from tests.factories import UserFactory
@@ -154,14 +154,19 @@ def test_the_engine_shows_the_persons_assessment_and_keeps_the_computed_one(ceas
     }
 
 
-def test_only_admins_delete_assessments_and_the_deletion_is_in_the_history(ceasefire, analyst):
+def test_a_withdrawn_assessment_is_retired_with_a_reason_never_deleted(ceasefire, analyst):
     assessment = record(ceasefire, analyst)
+    monitor = person("monitor", "monitor9")
     with pytest.raises(PermissionDenied):
-        assessment_delete(assessment=assessment, user=analyst)
-    admin = person("admin", "admin1")
-    assessment_delete(assessment=assessment, user=admin)
-    assert not Assessment.objects.exists()
-    assert Assessment.history.filter(history_type="-").get().history_user == admin
+        assessment_withdraw(assessment=assessment, user=monitor, reason="Not mine to judge.")
+    with pytest.raises(ValidationError):
+        assessment_withdraw(assessment=assessment, user=analyst, reason="  ")
+    assessment_withdraw(assessment=assessment, user=analyst, reason="Assessed on a partial record.")
+    assert not Assessment.objects.exists()  # out of what stands: the computed assessment shows again
+    kept = Assessment.all_objects.get()
+    assert (kept.retired_by, kept.retirement_reason) == (analyst, "Assessed on a partial record.")
+    assert Assessment.history.filter(history_type="-").count() == 0
+    assert Assessment.history.first().history_user == analyst
 
 
 # --- admin ------------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from pypdf import PdfReader
 
-from agreements import services, workflow
+from agreements import services
 from agreements.models import Actor, Clause, ControlChange, Patrol, RouteStatus, Violation
 from reports import rendering
 from reports.building import (
@@ -42,7 +42,7 @@ class World:
     """An agreement with three clauses and a zone, an army with a unit, an armed group, and May's violations."""
 
     def __init__(self):
-        self.reporter = UserFactory(username="reporter")
+        self.reporter = UserFactory(username="reporter", role="monitor")
         self.reviewer = UserFactory(username="reviewer", is_superuser=True, is_staff=True)
         self.agreement = AgreementFactory(slug="memo", title="Memorandum on the Zone", short_title="Zone memorandum")
         self.army = ActorFactory(name="Army", slug="army")
@@ -73,10 +73,10 @@ class World:
         return make_violation(**fields)
 
     def verify(self, violation):
-        return workflow.violation_verify(violation=violation, user=self.reviewer)
+        return services.violation_verify(violation=violation, user=self.reviewer)
 
     def dispute(self, violation):
-        return workflow.violation_dispute(violation=violation, user=self.reviewer, note="doubtful")
+        return services.violation_dispute(violation=violation, user=self.reviewer, note="doubtful")
 
 
 @pytest.fixture
@@ -107,9 +107,9 @@ def may(world):
     w.violation(started_at=at(30, 4), perpetrators=[w.army])  # the day before the period
     w.violation(started_at=datetime(2019, 6, 1, 0, 0, tzinfo=UTC), perpetrators=[w.army])  # the day after
     rejected = w.violation(started_at=at(10), perpetrators=[w.army])
-    workflow.violation_reject(violation=rejected, user=w.reviewer, note="did not happen")
+    services.violation_reject(violation=rejected, user=w.reviewer, note="did not happen")
     retracted = w.violation(started_at=at(11), perpetrators=[w.army])
-    workflow.violation_retract(violation=retracted, user=w.reviewer, reason="duplicate")
+    services.violation_retract(violation=retracted, user=w.reviewer, reason="duplicate")
     return {"verified": verified, "unverified": unverified, "disputed": disputed}
 
 
@@ -380,7 +380,7 @@ def test_an_issued_report_is_unchanged_by_later_edits(world, may):
         description="Rewritten after the report.",
         killed_best=40,
     )
-    workflow.violation_retract(violation=may["disputed"], user=world.reviewer, reason="duplicate")
+    services.violation_retract(violation=may["disputed"], user=world.reviewer, reason="duplicate")
     world.violation(started_at=at(15), perpetrators=[world.group], killed_best=7)
     world.status_quo.title = "Status quo, renamed"
     services.clause_save(clause=world.status_quo, user=world.reviewer)

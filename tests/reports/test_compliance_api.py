@@ -293,12 +293,18 @@ def test_updating_goes_through_the_service_and_honours_if_match(api, world):
     assert [h.status for h in history] == ["partially_compliant", "compliant", "compliant"]
 
 
-def test_only_admins_delete_assessments(api, world):
+def test_assessments_are_withdrawn_with_a_reason_never_deleted(api, world):
     created = api.client("analyst").post(ASSESSMENTS, new_assessment(world), format="json").json()
     detail = f"{ASSESSMENTS}{created['id']}/"
-    assert_error(api.client("analyst").delete(detail), 403)
-    assert api.client("admin").delete(detail).status_code == 204
+    assert_error(api.client("admin").delete(detail), 405)
+    assert_error(api.client("monitor").post(f"{detail}retire/", {"reason": "No."}, format="json"), 403)
+    withdrawn = api.client("analyst").post(f"{detail}retire/", {"reason": "Superseded."}, format="json")
+    assert withdrawn.status_code == 200, withdrawn.content[:300]
+    assert withdrawn.json()["id"] == created["id"]
     assert not Assessment.objects.exists()
+    assert Assessment.all_objects.get().retirement_reason == "Superseded."
+    assert api.client("analyst").get(detail).status_code == 200  # readable by its id
+    assert created["id"] not in [a["id"] for a in api.client("analyst").get(ASSESSMENTS).json()["results"]]
 
 
 def test_assessments_filter_by_agreement_clause_actor_and_period(api, world):

@@ -23,7 +23,7 @@ def memo(db):
     agreement = AgreementFactory(slug="memo", short_title="Zone memorandum")
     clause = ClauseFactory(agreement=agreement, number="1", title="Ceasefire", kind="ceasefire")
     army = ActorFactory(name="Army", slug="army")
-    reporter = UserFactory(username="reporter")
+    reporter = UserFactory(username="reporter", role="monitor")
     violation = make_violation(
         user=reporter,
         agreement=agreement,

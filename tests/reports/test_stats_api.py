@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from agreements import services, workflow
+from agreements import services
 from agreements.models import Violation
 from tests.api_helpers import (
     assert_error,
@@ -162,9 +162,9 @@ def record(api):
             "w7", sochi, [a5], shelling, [saa, hts], datetime(2019, 5, 12, 23, tzinfo=UTC), 2, place=maarat
         ),
     }
-    workflow.violation_verify(violation=w["w1"], user=reviewer)
-    workflow.violation_dispute(violation=w["w7"], user=reviewer, note="Sources disagree.")
-    workflow.violation_retract(violation=w["w6"], user=reviewer, reason="Duplicate of w1.")
+    services.violation_verify(violation=w["w1"], user=reviewer)
+    services.violation_dispute(violation=w["w7"], user=reviewer, note="Sources disagree.")
+    services.violation_retract(violation=w["w6"], user=reviewer, reason="Duplicate of w1.")
     return w
 
 
@@ -243,7 +243,7 @@ def test_retracted_rows_do_not_count(api, record):
     saa = record["w1"].perpetrators.get()
     before = actual(stats(api, "actor"), ["actor"])[(saa.pk, "Syrian Arab Army")]
 
-    workflow.violation_retract(violation=record["w1"], user=api.user("reviewer"), reason="Wrong place.")
+    services.violation_retract(violation=record["w1"], user=api.user("reviewer"), reason="Wrong place.")
     after = actual(stats(api, "actor"), ["actor"])[(saa.pk, "Syrian Arab Army")]
 
     assert before == (3, 10)

@@ -1,4 +1,5 @@
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -128,4 +129,6 @@ class Command(BaseCommand):
             account = User(username=DEFAULT_USERNAME)
             account.set_unusable_password()
             account.save()
+            # The services ask the user's role: an import's entries are a monitor's.
+            account.groups.add(*Group.objects.filter(name="monitor"))
         return account

@@ -28,11 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
 from agreements.models import Violation, ViolationReview
+from agreements.services import permissions
+from agreements.services.base import refuse
+from agreements.services.versions import violation_check_version
 
 Status = Violation.Status
 
@@ -56,35 +59,6 @@ _RETRACTION_FIELDS = ["retracted_at", "retracted_by", "retraction_reason", "vers
 _CHANGE_REASON_LENGTH = 100
 
 
-# --- who may review -----------------------------------------------------------------------------------------------
-
-
-def violation_review_refusal(*, violation: Violation, user) -> str | None:
-    """Why `user` may not verify, dispute, reject or reopen `violation`, or None when they may."""
-    if not user.has_perm("agreements.review_violation"):
-        return "Only reviewers verify, dispute, reject or reopen violations."
-    if violation.reported_by_id == user.pk:
-        return "You reported this violation; another reviewer must review it."
-    if violation.updated_by_id == user.pk:
-        return "You made the last edit to this violation; another reviewer must review it."
-    return None
-
-
-def violation_retract_refusal(*, violation: Violation, user) -> str | None:
-    """Why `user` may not retract `violation`, or None when they may."""
-    if user.has_perm("agreements.retract_violation"):
-        return None
-    if (
-        violation.reported_by_id == user.pk
-        and violation.status == Status.REPORTED
-        and user.has_perm("agreements.change_violation")
-    ):
-        return None
-    if violation.reported_by_id == user.pk:
-        return "A monitor can retract their own violation only while it is unreviewed; ask a reviewer."
-    return "Only reviewers retract violations (or a monitor their own unreviewed one)."
-
-
 # --- the steps ----------------------------------------------------------------------------------------------------
 
 
@@ -96,8 +70,6 @@ def _locked(violation: Violation) -> Violation:
 def _check_version(current: Violation, expected_version: int | None) -> None:
     if expected_version is not None and current.version != expected_version:
         # The reviewer judged a version that is no longer the record: refuse rather than review unseen facts.
-        from agreements.services import violation_check_version  # services calls this module; import late
-
         violation_check_version(violation=current, expected_version=expected_version)
 
 
@@ -116,7 +88,7 @@ def _verification_problems(violation: Violation) -> dict[str, str]:
     return problems
 
 
-def _sync(violation: Violation, current: Violation, fields: Iterable[str]) -> None:
+def sync(violation: Violation, current: Violation, fields: Iterable[str]) -> None:
     """Show the caller's instance what was saved."""
     if violation is not current:
         for name in fields:
@@ -127,9 +99,7 @@ def _sync(violation: Violation, current: Violation, fields: Iterable[str]) -> No
 @transaction.atomic
 def _move(*, violation: Violation, user, to_status: str, note: str = "", expected_version: int | None = None):
     current = _locked(violation)
-    refusal = violation_review_refusal(violation=current, user=user)
-    if refusal:
-        raise PermissionDenied(refusal)
+    refuse(permissions.violation_review_refusal(violation=current, user=user))
     if current.is_retracted:
         raise ValidationError("This violation is retracted; a retracted record is kept as it was.", code="retracted")
     _check_version(current, expected_version)
@@ -156,7 +126,7 @@ def _move(*, violation: Violation, user, to_status: str, note: str = "", expecte
     ViolationReview.objects.create(
         violation=current, from_status=from_status, to_status=to_status, user=user, note=note
     )
-    _sync(violation, current, _REVIEW_FIELDS)
+    sync(violation, current, _REVIEW_FIELDS)
     return current
 
 
@@ -192,9 +162,7 @@ def violation_reopen(*, violation: Violation, user, note: str = "", expected_ver
 def violation_retract(*, violation: Violation, user, reason: str, expected_version: int | None = None) -> Violation:
     """Withdraw a violation from the record with a reason: the row stays, readable by its id, out of counts."""
     current = _locked(violation)
-    refusal = violation_retract_refusal(violation=current, user=user)
-    if refusal:
-        raise PermissionDenied(refusal)
+    refuse(permissions.violation_retract_refusal(violation=current, user=user))
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the violation is retracted."}, code="required")
@@ -206,7 +174,7 @@ def violation_retract(*, violation: Violation, user, reason: str, expected_versi
     current._history_user = user
     current._change_reason = _change_reason(f"retracted: {reason}")
     current.save(update_fields=_RETRACTION_FIELDS)
-    _sync(violation, current, _RETRACTION_FIELDS)
+    sync(violation, current, _RETRACTION_FIELDS)
     return current
 
 
@@ -261,76 +229,3 @@ def violation_log_reopened(*, violation: Violation, user, from_status: str) -> V
     return ViolationReview.objects.create(
         violation=violation, from_status=from_status, to_status=Status.REPORTED, user=user, note=FACTS_CHANGED_NOTE
     )
-
-
-# --- reading the history ------------------------------------------------------------------------------------------
-
-HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
-# Bookkeeping that changes with every save; the entry's own `version` and `at` say it.
-_HISTORY_SKIPPED = {"id", "created_at", "updated_at", "version"}
-
-
-def _m2m_history(history_model) -> list[tuple[str, str, str]]:
-    """(field name, accessor on a history row, column of the linked id) for each tracked many-to-many field."""
-    found = []
-    for field in history_model._history_m2m_fields:
-        rows_model = getattr(history_model, field.name).model
-        accessor = next(
-            rel.get_accessor_name() for rel in history_model._meta.related_objects if rel.related_model is rows_model
-        )
-        found.append((field.name, accessor, f"{field.m2m_reverse_field_name()}_id"))
-    return found
-
-
-def violation_history(*, violation: Violation) -> list[dict]:
-    """Who changed what and when, newest first: [{at, user, type, version, reason, changes: [{field, old, new}]}].
-
-    One entry per save: a save and the many-to-many links it sets write several history rows (same version, same
-    user); they are one change. Compared field by field over everything the history tracks — including the status,
-    verifier and retraction, which simple-history's `diff_against` leaves out because they are not editable in
-    forms. Foreign keys and links are given as ids. A fixed number of queries, however long the history.
-    """
-    history_model = Violation.history.model
-    fields = [f for f in history_model.tracked_fields if f.name not in _HISTORY_SKIPPED]
-    m2m = _m2m_history(history_model)
-    rows = (
-        violation.history.select_related("history_user")
-        .prefetch_related(*(accessor for _, accessor, _ in m2m))
-        .order_by("history_date", "history_id")
-    )
-    groups: list[list] = []
-    for row in rows:
-        if groups and (groups[-1][-1].version, groups[-1][-1].history_user_id) == (row.version, row.history_user_id):
-            groups[-1].append(row)
-        else:
-            groups.append([row])
-
-    def state(row) -> dict:
-        values = {f.name: getattr(row, f.attname) for f in fields}
-        for name, accessor, column in m2m:
-            values[name] = sorted(getattr(link, column) for link in getattr(row, accessor).all())
-        return values
-
-    entries, before = [], None
-    for group in groups:
-        last = group[-1]
-        after = state(last)
-        kind = "created" if any(row.history_type == "+" for row in group) else HISTORY_TYPES[last.history_type]
-        if before is None:
-            changes = [{"field": k, "old": None, "new": v} for k, v in after.items() if v not in (None, "", [])]
-        else:
-            changes = [{"field": k, "old": before[k], "new": v} for k, v in after.items() if before[k] != v]
-        reasons = [row.history_change_reason for row in group if row.history_change_reason]
-        entries.append(
-            {
-                "at": last.history_date,
-                "user": last.history_user.get_username() if last.history_user else None,
-                "type": kind,
-                "version": last.version,
-                "reason": reasons[-1] if reasons else "",
-                "changes": changes,
-            }
-        )
-        before = after
-    entries.reverse()
-    return entries

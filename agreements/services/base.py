@@ -1,0 +1,145 @@
+"""What every write of the record shares: validation with field-level messages, attribution in the history, links."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+
+def attribute(instance: models.Model, user) -> None:
+    # simple-history reads this when the change does not come through a request (commands, tests, the API's
+    # token users are on the request too, but being explicit costs nothing).
+    if user is not None:
+        instance._history_user = user
+
+
+def set_m2m(instance: models.Model, m2m: dict[str, Iterable] | None) -> None:
+    for name, values in (m2m or {}).items():
+        if values is not None:
+            getattr(instance, name).set(list(values))
+
+
+def _condition_fields(condition) -> Iterable[str]:
+    for child in condition.children:
+        if isinstance(child, models.Q):
+            yield from _condition_fields(child)
+        else:
+            yield child[0].split("__")[0]
+
+
+@functools.cache
+def _constraint_field(model: type[models.Model]) -> dict[str, str]:
+    """A check constraint's message → the first field its condition names."""
+    return {
+        str(constraint.violation_error_message): next(iter(_condition_fields(constraint.condition)))
+        for constraint in model._meta.constraints
+        if isinstance(constraint, models.CheckConstraint)
+    }
+
+
+def validate(instance: models.Model) -> None:
+    """`full_clean`, with each check-constraint error moved onto the field it is about.
+
+    Django reports a failed check constraint against the whole record; an API client or form needs to know which
+    input to fix (`killed_low`, not "the record").
+    """
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict"):
+            raise
+        owners = _constraint_field(type(instance))
+        errors: dict[str, list] = {}
+        for field, field_errors in exc.error_dict.items():
+            for error in field_errors:
+                message = " ".join(error.messages)
+                target = owners.get(message, field) if field == NON_FIELD_ERRORS else field
+                errors.setdefault(target, []).append(error)
+        raise ValidationError(errors) from None
+
+
+@transaction.atomic
+def record_save(*, instance: models.Model, user, m2m: dict[str, Iterable] | None = None) -> models.Model:
+    """Validate and save a record that has no rule beyond its constraints (actors, agreements, patrols …)."""
+    _check_not_retired(instance)
+    _check_clause_agreement(instance)
+    validate(instance)
+    attribute(instance, user)
+    instance.save()
+    set_m2m(instance, m2m)
+    return instance
+
+
+class Refused(PermissionDenied):
+    """A rule of `permissions` said no; the message says why. (The faces show it: 403 in the API, a message on
+    the admin page that asked.)"""
+
+
+def refuse(refusal: str | None) -> None:
+    """Raise the refusal a rule in `permissions` gave, if any."""
+    if refusal:
+        raise Refused(refusal)
+
+
+def check_version(*, instance: models.Model, expected_version: int | None) -> models.Model:
+    """Lock the stored row of a versioned record and refuse (code "stale") a save based on an older version."""
+    current = type(instance)._base_manager.select_for_update().get(pk=instance.pk)
+    if expected_version is not None and current.version != expected_version:
+        raise ValidationError(
+            f"This {instance._meta.verbose_name} was changed by someone else (now version {current.version}, you "
+            f"loaded version {expected_version}). Reload it and apply your edit again.",
+            code="stale",
+        )
+    return current
+
+
+def _check_clause_agreement(instance: models.Model) -> None:
+    """A patrol, zone or route status names a clause of its own agreement (the database cannot compare them)."""
+    clause_id, agreement_id = getattr(instance, "clause_id", None), getattr(instance, "agreement_id", None)
+    if clause_id is None or agreement_id is None:
+        return
+    clause_agreement = instance.clause.agreement_id
+    if clause_agreement != agreement_id:
+        raise ValidationError({"clause": "This clause belongs to another agreement."})
+
+
+def _check_not_retired(instance: models.Model) -> None:
+    if instance.pk is None or not hasattr(instance, "retired_at"):
+        return
+    if type(instance)._base_manager.filter(pk=instance.pk, retired_at__isnull=False).exists():
+        raise ValidationError(f"This {instance._meta.verbose_name} is retired; a retired record is kept as it was.")
+
+
+@transaction.atomic
+def record_retire(*, instance: models.Model, user, reason: str) -> models.Model:
+    """Take evidence or reference out of what stands, with who, when and why; the row stays, readable to staff.
+
+    Nothing evidence-bearing is deleted. Readers of `Model.objects` no longer see it; `Model.all_objects` does.
+    """
+    from agreements.services import permissions  # permissions reads models only; imported here to keep base bare
+
+    refuse(permissions.model_refusal(user=user, model=type(instance), action="change"))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why it is retired."}, code="required")
+    current = type(instance)._base_manager.select_for_update().get(pk=instance.pk)
+    if current.retired_at is not None:
+        raise ValidationError(f"This {instance._meta.verbose_name} is already retired.", code="retired")
+    for name, value in {"retired_at": timezone.now(), "retired_by": user, "retirement_reason": reason}.items():
+        setattr(current, name, value)
+        setattr(instance, name, value)
+    fields = ["retired_at", "retired_by", "retirement_reason"]
+    if hasattr(current, "version"):
+        current.version += 1
+        instance.version = current.version
+        fields.append("version")
+    if hasattr(current, "updated_at"):
+        fields.append("updated_at")
+    attribute(current, user)
+    current._change_reason = f"retired: {reason}"[:100]
+    current.save(update_fields=fields)
+    return instance

@@ -1,0 +1,159 @@
+"""Sources and citations: one article is one Source however many incidents cite it; citing or un-citing a source
+is an edit of the violation (the same rule decides who may), is in its history and gives it a new version.
+
+Un-citing retires the citation (who, when, why), never deletes it. The last source of a verified violation cannot
+be removed: a verification rests on its sources, so the reviewer must first reopen it (refused, not silently
+reopened: the reviewer decides what becomes of the verification, not the editor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agreements.models import Source, Violation, ViolationSource
+from agreements.services import permissions
+from agreements.services.base import attribute, record_save, refuse, validate
+
+_CHANGE_REASON_LENGTH = 100
+
+
+@dataclass
+class NewSource:
+    """The fields of a source typed in while recording a violation (reused if its URL is already known)."""
+
+    publisher: str
+    title: str
+    kind: str
+    url: str = ""
+    published_on: object = None
+    reliability: str = Source.Reliability.F
+    credibility: int = Source.Credibility.CANNOT_JUDGE
+    extra: dict = field(default_factory=dict)
+
+
+def source_known(*, url: str = "", publisher: str = "", title: str = "") -> Source | None:
+    """The source already recorded for this article: by URL when there is one, else by publisher and title."""
+    if url:
+        return Source.all_objects.filter(url=url).first()
+    if publisher and title:
+        return Source.all_objects.filter(url="", publisher=publisher, title=title).first()
+    return None
+
+
+@transaction.atomic
+def source_get_or_create(*, new: NewSource, user) -> Source:
+    """A source by its URL if we have it (so one article is one row however many incidents cite it), else a new one.
+
+    Two requests citing the same new URL at once both end with the one row: the loser of the race on the unique
+    URL rolls back to its savepoint and reuses the winner's source.
+    """
+    existing = source_known(url=new.url)
+    if existing is not None:
+        return existing
+    source = Source(
+        publisher=new.publisher,
+        title=new.title,
+        kind=new.kind,
+        url=new.url,
+        published_on=new.published_on,
+        reliability=new.reliability,
+        credibility=new.credibility,
+        **new.extra,
+    )
+    try:
+        with transaction.atomic():
+            return record_save(instance=source, user=user)
+    except (IntegrityError, ValidationError):
+        # full_clean saw no row, the insert met one: another transaction committed the same URL meanwhile.
+        existing = source_known(url=new.url)
+        if existing is None:
+            raise
+        return existing
+
+
+def _touch(violation: Violation, *, user, reason: str) -> None:
+    """A change of a violation's sources is a change of the violation: new version, history entry, its editor."""
+    current = Violation.objects.select_for_update(of=("self",)).get(pk=violation.pk)
+    current.version += 1
+    current.updated_by = user
+    attribute(current, user)
+    current._change_reason = reason[:_CHANGE_REASON_LENGTH]
+    current.save(update_fields=["version", "updated_by", "updated_at"])
+    violation.version, violation.updated_by, violation.updated_at = current.version, user, current.updated_at
+
+
+@transaction.atomic
+def violation_cite(
+    *,
+    violation: Violation,
+    user,
+    source: Source | None = None,
+    new_source: NewSource | None = None,
+    note: str = "",
+    new_record: bool = False,
+) -> ViolationSource:
+    """Attach a source (an existing one, or one typed in) to a violation.
+
+    `new_record`: the violation is being recorded in the same transaction, so the citation is part of its first
+    version rather than an edit.
+    """
+    if not new_record:
+        current = Violation.objects.get(pk=violation.pk)
+        refuse(permissions.violation_cite_refusal(violation=current, user=user))
+    if (source is None) == (new_source is None):
+        raise ValidationError("Choose an existing source or describe a new one, not both.")
+    if source is None:
+        source = source_get_or_create(new=new_source, user=user)
+    if source.retired_at is not None:
+        raise ValidationError({"source": "This source is retired; cite one that stands."})
+    citation = ViolationSource.all_objects.filter(violation=violation, source=source).first()
+    if citation is not None and citation.retired_at is None:
+        raise ValidationError({"source": "This source is already cited for this violation."})
+    if citation is not None:
+        # Cited again after being removed: the link is restored (its history shows both), not duplicated.
+        citation.retired_at, citation.retired_by, citation.retirement_reason = None, None, ""
+        citation.note = note or citation.note
+    else:
+        citation = ViolationSource(violation=violation, source=source, note=note)
+    _save_citation(citation, user=user)
+    if not new_record:
+        _touch(violation, user=user, reason=f"source cited: {source}")
+    return citation
+
+
+def _save_citation(citation: ViolationSource, *, user) -> ViolationSource:
+    # Not record_save: restoring a retired link is the one save a retired row may get.
+    validate(citation)
+    attribute(citation, user)
+    citation.save()
+    return citation
+
+
+@transaction.atomic
+def citation_update(*, citation: ViolationSource, user) -> ViolationSource:
+    """Save a changed note of a citation (an edit of the violation)."""
+    refuse(permissions.violation_cite_refusal(violation=Violation.objects.get(pk=citation.violation_id), user=user))
+    record_save(instance=citation, user=user)
+    _touch(citation.violation, user=user, reason=f"source note changed: {citation.source}")
+    return citation
+
+
+@transaction.atomic
+def citation_remove(*, citation: ViolationSource, user, reason: str = "removed by an editor") -> None:
+    """Un-cite a source: the link is retired with who, when and why (the source itself stays, others may cite it)."""
+    violation = Violation.objects.select_for_update(of=("self",)).get(pk=citation.violation_id)
+    refuse(permissions.violation_cite_refusal(violation=violation, user=user))
+    standing = ViolationSource.objects.filter(violation=violation).exclude(pk=citation.pk)
+    if violation.status == Violation.Status.VERIFIED and not standing.exists():
+        raise ValidationError(
+            {"sources": "A verified violation keeps at least one source; a reviewer must reopen it first."},
+            code="last_source",
+        )
+    citation.retired_at, citation.retired_by, citation.retirement_reason = timezone.now(), user, reason
+    attribute(citation, user)
+    citation.save(update_fields=["retired_at", "retired_by", "retirement_reason"])
+    _touch(violation, user=user, reason=f"source removed: {citation.source}")
