@@ -5,9 +5,15 @@ date, datetime or None), and every format renders those values in its own way:
 
 - CSV (`iter_csv`): streamed, UTF-8 with a BOM (so Excel reads it as UTF-8); booleans as `true`/`false`, None as
   an empty cell, datetimes as ISO 8601 in UTC (`2019-05-06T04:00:00Z`), strings formula-escaped (`escape_cell`).
+  `csv_stream` is what the API sends: on PostgreSQL the same bytes produced by `COPY … TO STDOUT`
+  (agreements/exports_copy.py), elsewhere `iter_csv` in chunks.
 - XLSX (`xlsx_bytes`): native numbers, booleans, dates and datetimes (naive, in UTC), strings formula-escaped;
   refused above a row limit (`ExportTooLarge`), since a workbook is built whole before it is sent.
-- GeoJSON (`geojson_feature_collection`): one Point feature per violation, JSON types, nothing escaped.
+- GeoJSON (`iter_geojson`, streamed; `geojson_feature_collection`, one dict): one Point feature per violation,
+  JSON types, nothing escaped.
+
+A format whose rows are rendered in Python (XLSX, GeoJSON) is refused above a row limit (`check_size`, a count that
+stops at the limit), since past it the answer would outlast the worker's timeout and be cut off.
 
 Two column lists:
 
@@ -44,6 +50,7 @@ reported), with links flattened to text: clauses by number, actors by name, sour
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -60,6 +67,9 @@ Value = str | int | float | bool | date | datetime | None
 
 # Rows fetched per database round trip; their links are read once per chunk, so queries grow with rows / 500.
 CHUNK_SIZE = 500
+
+# Bytes handed to the server per write of a streamed export: one write per line would be a system call per row.
+STREAM_CHUNK_BYTES = 64 * 1024
 
 UTF8_BOM = "\ufeff"
 
@@ -82,15 +92,34 @@ class Column:
 
 
 class ExportTooLarge(Exception):
-    """More rows than a built-in-memory format (XLSX) accepts."""
+    """More rows than a format accepts: XLSX is built in memory, GeoJSON rendered row by row in Python, and an export
+    that outlasts the worker's timeout would be cut off mid-file."""
 
-    def __init__(self, count: int, max_rows: int):
-        self.count = count
+    def __init__(self, count: int, max_rows: int, fmt: str = "XLSX"):
+        self.count = count  # counted up to max_rows + 1 only: "at least"
         self.max_rows = max_rows
-        super().__init__(
-            f"{count} violations match, more than the {max_rows} an XLSX export can hold. "
-            "Narrow the filters (agreement, dates, actor…) or export as CSV, which has no limit."
+        self.format = fmt
+        advice = (
+            "Narrow the filters (agreement, dates, actor…); larger exports will be background jobs."
+            if fmt == "CSV"
+            else "Narrow the filters (agreement, dates, actor…) or export as CSV, which streams every row."
         )
+        super().__init__(f"More than {max_rows} violations match, more than a {fmt} export can hold. {advice}")
+
+
+def count_up_to(queryset: QuerySet, limit: int) -> int:
+    """The number of rows, counted no further than `limit`: a LIMIT in the database, never a full count."""
+    return queryset.order_by()[:limit].count()
+
+
+def check_size(queryset: QuerySet[Violation], *, max_rows: int | None, fmt: str) -> int | None:
+    """Raises ExportTooLarge when more than `max_rows` rows match (None or 0: no limit); returns the rows counted."""
+    if not max_rows:
+        return None
+    count = count_up_to(queryset, max_rows + 1)
+    if count > max_rows:
+        raise ExportTooLarge(count, max_rows, fmt)
+    return count
 
 
 # --- reading values off a violation -------------------------------------------------------------------------------
@@ -124,9 +153,14 @@ def _links(v: Violation) -> _Links:
     return links
 
 
+def name_order(name: str) -> tuple[str, str]:
+    """The sort key of an actor's name; exports_copy ranks actors by it too, so both CSV paths agree."""
+    return (name.casefold(), name)
+
+
 def _alphabetical(actors: Iterable[Actor]) -> list[Actor]:
     # Sorted here, not by the database, so SQLite and PostgreSQL (whose collations differ) give the same order.
-    return sorted(actors, key=lambda actor: (actor.name.casefold(), actor.name))
+    return sorted(actors, key=lambda actor: name_order(actor.name))
 
 
 def _by_name(actors: Iterable[Actor]) -> list[str]:
@@ -491,15 +525,50 @@ class _Echo:
         return value
 
 
+def csv_header(columns: Sequence[Column]) -> str:
+    """The BOM and the header line, shared by both CSV paths."""
+    return UTF8_BOM + csv.writer(_Echo()).writerow([escape_cell(column.header) for column in columns])
+
+
 def iter_csv(queryset: QuerySet[Violation], columns: Sequence[Column]) -> Iterator[str]:
     """CSV lines for a StreamingHttpResponse: the BOM and header first, then one line per violation.
 
     Rows are fetched in chunks; at no point are all of them in memory.
     """
     writer = csv.writer(_Echo())
-    yield UTF8_BOM + writer.writerow([escape_cell(column.header) for column in columns])
+    yield csv_header(columns)
     for violation in _rows(queryset):
         yield writer.writerow([escape_cell(column.value(violation)) for column in columns])
+
+
+def _in_chunks(pieces: Iterable[str]) -> Iterator[bytes]:
+    buffer: list[str] = []
+    size = 0
+    for piece in pieces:
+        buffer.append(piece)
+        size += len(piece)
+        if size >= STREAM_CHUNK_BYTES:
+            yield "".join(buffer).encode()
+            buffer, size = [], 0
+    if buffer:
+        yield "".join(buffer).encode()
+
+
+def csv_stream(
+    queryset: QuerySet[Violation], columns: Sequence[Column], *, max_rows: int | None = None
+) -> Iterator[bytes]:
+    """The CSV export as UTF-8 chunks for a StreamingHttpResponse: `COPY … TO STDOUT` on PostgreSQL, `iter_csv`
+    otherwise (or for a queryset the COPY path cannot reproduce row for row); the bytes are the same either way.
+
+    Raises ExportTooLarge, before anything is read, when more than `max_rows` rows match. Nothing touches the
+    database connection until the first chunk is asked for, i.e. after the view and the middleware are done.
+    """
+    from agreements import exports_copy  # it builds on this module's columns
+
+    check_size(queryset, max_rows=max_rows, fmt="CSV")
+    if exports_copy.supports(queryset, columns):
+        return exports_copy.iter_csv_copy(queryset, columns)
+    return _in_chunks(iter_csv(queryset, columns))
 
 
 def xlsx_bytes(queryset: QuerySet[Violation], columns: Sequence[Column], *, max_rows: int) -> bytes:
@@ -507,9 +576,9 @@ def xlsx_bytes(queryset: QuerySet[Violation], columns: Sequence[Column], *, max_
 
     Raises ExportTooLarge, before building anything, when more than `max_rows` violations match.
     """
-    count = queryset.count()
+    count = count_up_to(queryset, max_rows + 1)  # exact up to the limit, which is all the About sheet needs
     if count > max_rows:
-        raise ExportTooLarge(count, max_rows)
+        raise ExportTooLarge(count, max_rows, "XLSX")
     exported_at = timezone.now()
 
     # Write-only mode streams rows to a temporary file instead of holding a cell object per value.
@@ -533,23 +602,42 @@ def xlsx_bytes(queryset: QuerySet[Violation], columns: Sequence[Column], *, max_
     return buffer.getvalue()
 
 
+def _features(queryset: QuerySet[Violation], columns: Sequence[Column]) -> Iterator[dict]:
+    for violation in _rows(queryset):
+        point = violation.point()
+        if point is None:
+            continue
+        yield {
+            "type": "Feature",
+            "id": str(violation.uuid),
+            "geometry": {"type": "Point", "coordinates": [point[0], point[1]]},
+            "properties": {column.name: _json_value(column.value(violation)) for column in columns},
+        }
+
+
 def geojson_feature_collection(queryset: QuerySet[Violation], columns: Sequence[Column]) -> dict:
     """A GeoJSON FeatureCollection: one Point ([lon, lat]) per violation, the columns as properties.
 
     Values keep their JSON types (numbers, booleans, null; dates as ISO strings) and are not formula-escaped.
     A violation without a point (none should exist: the database requires a place or coordinates) is left out.
     """
-    features = []
-    for violation in _rows(queryset):
-        point = violation.point()
-        if point is None:
-            continue
-        features.append(
-            {
-                "type": "Feature",
-                "id": str(violation.uuid),
-                "geometry": {"type": "Point", "coordinates": [point[0], point[1]]},
-                "properties": {column.name: _json_value(column.value(violation)) for column in columns},
-            }
-        )
-    return {"type": "FeatureCollection", "features": features}
+    return {"type": "FeatureCollection", "features": list(_features(queryset, columns))}
+
+
+def iter_geojson(queryset: QuerySet[Violation], columns: Sequence[Column]) -> Iterator[bytes]:
+    """The same FeatureCollection as `geojson_feature_collection`, as UTF-8 chunks for a StreamingHttpResponse.
+
+    Features are encoded as their rows are read (in chunks of CHUNK_SIZE), so memory does not grow with the rows.
+    Compact and not ASCII-escaped, as the API's JSON renderer writes it.
+    """
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+    def parts() -> Iterator[str]:
+        yield '{"type":"FeatureCollection","features":['
+        separator = ""
+        for feature in _features(queryset, columns):
+            yield separator + encode(feature)
+            separator = ","
+        yield "]}"
+
+    return _in_chunks(parts())

@@ -46,6 +46,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "user",
+        "issued_by",
         "key_prefix",
         "read_only",
         "active",
@@ -55,12 +56,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "last_used_at",
     ]
     list_filter = ["read_only", RevokedFilter]
-    list_select_related = ["user"]
-    search_fields = ["name", "user__username", "key_prefix"]
+    list_select_related = ["user", "issued_by"]
+    search_fields = ["name", "user__username", "key_prefix", "issued_by__username"]
     autocomplete_fields = ["user"]
     actions = ["revoke_selected"]
     fields = [
         "user",
+        "issued_by",
         "name",
         "key_prefix",
         "read_only",
@@ -119,6 +121,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             name=form.cleaned_data["name"],
             read_only=form.cleaned_data["read_only"],
             expires_in_days=form.cleaned_data.get("expires_in_days"),
+            issued_by=request.user,
         )
         # The admin goes on with `obj` (history log, redirect): make it the row just written.
         for field in ApiToken._meta.concrete_fields:

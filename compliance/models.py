@@ -14,6 +14,19 @@ KEY_PREFIX_LENGTH = 8
 
 class ApiToken(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    # RESTRICT, not PROTECT: deleting a user who issued tokens to others is refused (the record would lose who
+    # issued them), but a user's own self-issued tokens go with them as their other tokens do (CASCADE on `user`).
+    # Not SET_NULL: an empty issuer must mean "not recorded", never "deleted since".
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.RESTRICT,
+        related_name="api_tokens_issued",
+        editable=False,
+        help_text="Who issued the token. Empty for tokens from `issue_token` without --issued-by, or issued before "
+        "issuers were recorded.",
+    )
     name = models.CharField(max_length=100, help_text="What the token is for, e.g. the dashboard that uses it.")
     key_prefix = models.CharField(
         max_length=KEY_PREFIX_LENGTH,
@@ -55,3 +68,33 @@ class ApiToken(models.Model):
     def is_active(self) -> bool:
         """Usable now as far as the token goes: not revoked, not expired. (Its user must be active too.)"""
         return not self.is_revoked and not self.is_expired
+
+
+class IdempotencyRecord(models.Model):
+    """The answer to a POST sent with an `Idempotency-Key`, replayed when the same user sends the same key again.
+
+    Written in the same transaction as the POST's own writes (compliance/api/idempotency.py), so a row exists if and
+    only if those writes were committed: a retry after any failure either replays the answer or runs afresh.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request = models.TextField(help_text='Method and path of the first request, e.g. "POST /api/v1/violations/".')
+    request_sha256 = models.CharField(max_length=64, help_text="Hex SHA-256 of the first request's parsed body.")
+    status = models.PositiveSmallIntegerField()
+    response_body = models.BinaryField()
+    response_headers = models.JSONField(default=dict, help_text="The headers replayed with the body.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "idempotency record"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="compliance_idempotencyrecord_user_key_unique"),
+            # A server error is never replayed: the client retries it and the request runs again.
+            models.CheckConstraint(
+                condition=Q(status__gte=100, status__lt=500), name="compliance_idempotencyrecord_status_not_5xx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.request} → {self.status})"

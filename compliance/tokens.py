@@ -32,10 +32,14 @@ def hash_key(key: str) -> str:
 
 
 def token_issue(
-    *, user, name: str, read_only: bool = False, expires_in_days: int | None = None
+    *, user, name: str, read_only: bool = False, expires_in_days: int | None = None, issued_by=None
 ) -> tuple[ApiToken, str]:
     """Create a token for `user`. Returns the row and the clear key; the key is not stored and cannot be shown
-    again."""
+    again.
+
+    `issued_by` is the person issuing it (the admin's user, `issue_token --issued-by`); it stays on the token, so a
+    token made for someone else still names who made it. None when nobody can be named (a script, the shell).
+    """
     if not user.is_active:
         raise ValidationError({"user": f"User {user} is inactive; a token for them would not authenticate."})
     if expires_in_days is not None and (
@@ -51,6 +55,7 @@ def token_issue(
     now = timezone.now()
     token = ApiToken(
         user=user,
+        issued_by=issued_by,
         name=(name or "").strip(),
         key_prefix=key[:KEY_PREFIX_LENGTH],
         key_hash=hash_key(key),
@@ -60,7 +65,7 @@ def token_issue(
     )
     token.full_clean()
     token.save(force_insert=True)
-    logger.info("API token %s (%s) issued for user %s", token.pk, token.key_prefix, user)
+    logger.info("API token %s (%s) issued for user %s by %s", token.pk, token.key_prefix, user, issued_by or "-")
     return token, key
 
 

@@ -1,11 +1,12 @@
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
 from agreements.views import source_file
 from compliance import views
+from compliance.api.docs import RedocView, SwaggerView
 from reports.api.compliance import AssessmentViewSet, ComplianceTimelineView, ComplianceView
 from reports.api.reports import ReportViewSet
 from reports.api.stats import ViolationStatsView
@@ -41,5 +42,14 @@ urlpatterns = [
     path("api/v1/", include(assessments_router.urls)),
     path("api/v1/", include("agreements.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(**public), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", **public), name="docs"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema", **public), name="docs"),
+    path("api/redoc/", RedocView.as_view(url_name="schema", **public), name="redoc"),
+    # Last: any other /api/ URL is a JSON 404 in the error shape, not Django's HTML page (see the view).
+    re_path(r"^api/", views.api_not_found, name="api-not-found"),
 ]
+
+# JSON in the error shape under /api/, Django's pages elsewhere.
+handler400 = "compliance.views.bad_request"
+handler403 = "compliance.views.permission_denied"
+handler404 = "compliance.views.page_not_found"
+handler500 = "compliance.views.server_error"

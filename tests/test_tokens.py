@@ -1,4 +1,5 @@
 import hashlib
+import re
 from datetime import timedelta
 from io import StringIO
 
@@ -6,6 +7,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
+from django.db.models import RestrictedError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -409,3 +411,53 @@ def test_admin_changelist_filters_and_search(admin_client, user):
     assert active in page.context["cl"].queryset
     page = admin_client.get(ADMIN, {"q": "monitor1"})
     assert set(page.context["cl"].queryset) == {active, revoked}
+
+
+# --- who issued a token ----------------------------------------------------------------------------------------
+
+
+def test_issue_records_the_issuer_apart_from_the_owner(user, superuser):
+    token, _ = issue(user, issued_by=superuser)
+    token.refresh_from_db()
+    assert token.user == user
+    assert token.issued_by == superuser
+    assert list(superuser.api_tokens_issued.all()) == [token]
+    assert issue(user)[0].issued_by is None
+
+
+def test_admin_add_leaves_the_issuing_superusers_name_on_the_token(admin_client, superuser, user):
+    admin_client.post(f"{ADMIN}add/", {"user": user.pk, "name": "Dashboard"})
+    token = ApiToken.objects.get()
+    assert token.user == user
+    assert token.issued_by == superuser
+    # Shown in the list, on the token's page, and searchable by the issuer's name.
+    assert re.search(r'<td class="field-issued_by[^"]*">root</td>', admin_client.get(ADMIN).content.decode())
+    change_page = admin_client.get(f"{ADMIN}{token.pk}/change/").content.decode()
+    assert "Issued by:" in change_page
+    assert re.search(r'<div class="readonly"><a href="[^"]+">root</a></div>', change_page)
+    assert list(admin_client.get(ADMIN, {"q": "root"}).context["cl"].queryset) == [token]
+
+
+def test_issue_token_command_records_issued_by(user, superuser):
+    key = run_issue_token("monitor1", "--issued-by", "root").splitlines()[-1]
+    token = token_authenticate(key)
+    assert token.user == user and token.issued_by == superuser
+    assert token_authenticate(run_issue_token("monitor1").splitlines()[-1]).issued_by is None
+
+
+def test_issue_token_command_unknown_issuer(user):
+    with pytest.raises(CommandError, match="No user named 'ghost'"):
+        run_issue_token("monitor1", "--issued-by", "ghost")
+    assert not ApiToken.objects.exists()
+
+
+def test_an_issuer_of_others_tokens_cannot_be_deleted_but_self_issued_tokens_go_with_their_user(user, superuser):
+    issued_for_other, _ = issue(user, issued_by=superuser)
+    with pytest.raises(RestrictedError), transaction.atomic():
+        superuser.delete()
+    assert ApiToken.objects.filter(pk=issued_for_other.pk, issued_by=superuser).exists()
+
+    loner = UserFactory(username="loner")
+    own, _ = issue(loner, issued_by=loner)
+    loner.delete()
+    assert not ApiToken.objects.filter(pk=own.pk).exists()

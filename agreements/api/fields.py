@@ -28,7 +28,8 @@ class BriefRelatedField(serializers.RelatedField):
         model = queryset.model._meta.verbose_name
         if isinstance(data, bool) or not isinstance(data, int | str) or data == "":
             self.fail("invalid")
-        if isinstance(data, int) or (isinstance(data, str) and data.isdigit()):
+        # str.isdigit() also takes "²" and "١", which int() refuses; a digit string longer than a bigint is no id.
+        if isinstance(data, int) or (isinstance(data, str) and data.isascii() and data.isdigit() and len(data) <= 19):
             key, lookup = "id", {"pk": int(data)}
         elif self.slug_field:
             key, lookup = self.slug_field, {self.slug_field: data}

@@ -1,9 +1,13 @@
 """Filters of the API, declared explicitly per resource. Many-to-many filters use subqueries, so a violation never
 appears twice in a list (or counts twice in a statistic) because it matched through two actors."""
 
+from datetime import UTC
+
+from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from rest_framework.exceptions import ValidationError
 
 from agreements.models import (
@@ -19,10 +23,64 @@ from agreements.models import (
     Violation,
     Zone,
 )
+from compliance.dates import day_out_of_range
+
+
+class DayField(forms.DateField):
+    def to_python(self, value):
+        value = super().to_python(value)
+        problem = value and day_out_of_range(value)
+        if problem:
+            raise forms.ValidationError(problem)
+        return value
+
+
+class InstantField(IsoDateTimeField):
+    """An ISO 8601 time, taken as UTC: an offset Python reads but PostgreSQL does not (+16:56) is converted here,
+    and one that carries the time past year 1 or 9999 (0001-01-01T00:00+01:00) is a 400, not an overflow."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("This time is out of range.") from None
+        problem = day_out_of_range(value.date())
+        if problem:
+            raise forms.ValidationError(problem)
+        return value
+
+
+class IdField(forms.IntegerField):
+    """A row id: a positive bigint. (NumberFilter takes any decimal, which SQLite cannot bind past 64 bits.)"""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
+class IdFilter(filters.NumberFilter):
+    field_class = IdField
+
+
+class DateFilter(filters.DateFilter):
+    field_class = DayField
+
+
+class IsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = InstantField
+
+
+def is_id(value: str) -> bool:
+    """Digits that can be a row id. str.isdigit() alone also takes "²" and "١", which int() refuses or reads."""
+    return value.isascii() and value.isdigit() and len(value) <= 19
 
 
 def actor_q(value: str) -> Q:
-    return Q(pk=int(value)) if value.isdigit() else Q(slug=value)
+    return Q(pk=int(value)) if is_id(value) else Q(slug=value)
 
 
 class BBoxFilter(filters.CharFilter):
@@ -50,24 +108,24 @@ class BBoxFilter(filters.CharFilter):
 
 class ViolationFilter(filters.FilterSet):
     agreement = filters.CharFilter(field_name="agreement__slug", help_text="Agreement slug.")
-    clause = filters.NumberFilter(method="filter_clause", help_text="Clause id.")
+    clause = IdFilter(method="filter_clause", help_text="Clause id.")
     clause_number = filters.CharFilter(method="filter_clause_number", help_text="Clause number, e.g. 6.")
     actor = filters.CharFilter(method="filter_actor", help_text="Actor id or slug, as perpetrator or affected.")
     perpetrator = filters.CharFilter(method="filter_perpetrator", help_text="Actor id or slug, as perpetrator.")
     category = filters.MultipleChoiceFilter(choices=Violation.Category.choices)
     status = filters.MultipleChoiceFilter(choices=Violation.Status.choices)
-    occurred_after = filters.DateFilter(field_name="started_at", lookup_expr="date__gte", help_text="On or after.")
-    occurred_before = filters.DateFilter(field_name="started_at", lookup_expr="date__lte", help_text="On or before.")
+    occurred_after = DateFilter(field_name="started_at", lookup_expr="date__gte", help_text="On or after.")
+    occurred_before = DateFilter(field_name="started_at", lookup_expr="date__lte", help_text="On or before.")
     in_zone = filters.ChoiceFilter(
         choices=[("true", "inside"), ("false", "outside"), ("unknown", "location too coarse to tell")],
         method="filter_in_zone",
         help_text="true, false or unknown; anything else is refused.",
     )
-    place = filters.NumberFilter(field_name="place_id")
+    place = IdFilter(field_name="place_id")
     admin1 = filters.CharFilter(field_name="place__admin1", lookup_expr="iexact")
     bbox = BBoxFilter(lat="point_lat", lon="point_lon")
     search = filters.CharFilter(method="filter_search", help_text="Words in the description or place name.")
-    updated_since = filters.IsoDateTimeFilter(
+    updated_since = IsoDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gt",
         help_text="Changed after this time (ISO 8601). Includes retracted rows, marked retracted, so a mirror can drop "
@@ -127,7 +185,7 @@ class ActorFilter(filters.FilterSet):
     kind = filters.MultipleChoiceFilter(choices=Actor.Kind.choices)
     part_of = filters.CharFilter(method="filter_part_of", help_text="Actor id or slug.")
     search = filters.CharFilter(method="filter_search", help_text="Name, short name or alias.")
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
 
     class Meta:
         model = Actor
@@ -144,7 +202,7 @@ class ActorFilter(filters.FilterSet):
 class AgreementFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=Agreement.Status.choices)
     search = filters.CharFilter(method="filter_search")
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
 
     class Meta:
         model = Agreement
@@ -158,11 +216,11 @@ class ClauseFilter(filters.FilterSet):
     agreement = filters.CharFilter(field_name="agreement__slug")
     kind = filters.MultipleChoiceFilter(choices=Clause.Kind.choices)
     number = filters.CharFilter()
-    deadline_before = filters.DateFilter(field_name="deadline", lookup_expr="lte")
-    deadline_after = filters.DateFilter(field_name="deadline", lookup_expr="gte")
+    deadline_before = DateFilter(field_name="deadline", lookup_expr="lte")
+    deadline_after = DateFilter(field_name="deadline", lookup_expr="gte")
     actor = filters.CharFilter(method="filter_actor", help_text="Obligated actor id or slug.")
     search = filters.CharFilter(method="filter_search")
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
 
     class Meta:
         model = Clause
@@ -180,7 +238,7 @@ class ClauseFilter(filters.FilterSet):
 class ZoneFilter(filters.FilterSet):
     agreement = filters.CharFilter(field_name="agreement__slug")
     kind = filters.MultipleChoiceFilter(choices=Zone.Kind.choices)
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
 
     class Meta:
         model = Zone
@@ -194,7 +252,7 @@ class PlaceFilter(filters.FilterSet):
     pcode = filters.CharFilter()
     bbox = BBoxFilter()
     search = filters.CharFilter(method="filter_search", help_text="Name or alias.")
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
 
     class Meta:
         model = Place
@@ -209,9 +267,9 @@ class DatedFilter(filters.FilterSet):
     """Shared by patrols, route statuses and control changes: agreement, clause and a date range."""
 
     agreement = filters.CharFilter(field_name="agreement__slug")
-    occurred_after = filters.DateFilter(method="filter_after", help_text="On or after.")
-    occurred_before = filters.DateFilter(method="filter_before", help_text="On or before.")
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+    occurred_after = DateFilter(method="filter_after", help_text="On or after.")
+    occurred_before = DateFilter(method="filter_before", help_text="On or before.")
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
     date_field = ""
 
     def filter_after(self, queryset, name, value):
@@ -223,7 +281,7 @@ class DatedFilter(filters.FilterSet):
 
 class PatrolFilter(DatedFilter):
     date_field = "patrolled_on"
-    clause = filters.NumberFilter(field_name="clause_id")
+    clause = IdFilter(field_name="clause_id")
     kind = filters.MultipleChoiceFilter(choices=Patrol.Kind.choices)
     outcome = filters.MultipleChoiceFilter(choices=Patrol.Outcome.choices)
     actor = filters.CharFilter(method="filter_actor", help_text="Participant id or slug.")
@@ -240,7 +298,7 @@ class PatrolFilter(DatedFilter):
 
 class RouteStatusFilter(DatedFilter):
     date_field = "observed_on"
-    clause = filters.NumberFilter(field_name="clause_id")
+    clause = IdFilter(field_name="clause_id")
     route = filters.CharFilter(lookup_expr="iexact")
     status = filters.MultipleChoiceFilter(choices=RouteStatus.Status.choices)
 
@@ -251,7 +309,7 @@ class RouteStatusFilter(DatedFilter):
 
 class ControlChangeFilter(DatedFilter):
     date_field = "occurred_on"
-    place = filters.NumberFilter(field_name="place_id")
+    place = IdFilter(field_name="place_id")
     actor = filters.CharFilter(method="filter_actor", help_text="Actor id or slug, gaining or losing control.")
 
     class Meta:

@@ -20,6 +20,7 @@ from agreements.models import (
     Zone,
 )
 from agreements.models.violations import COUNT_FIELDS
+from compliance.api.serializers import StrictFieldsMixin, changed_fields
 
 
 def actor_field(**kwargs):
@@ -42,8 +43,11 @@ def source_field(**kwargs):
     return BriefRelatedField(model=Source, brief=["id", "title"], slug_field=None, **kwargs)
 
 
-class RecordSerializer(serializers.ModelSerializer):
-    """Creates and updates through `services.record_save`; subclasses name a more specific service if one exists."""
+class RecordSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """Creates and updates through `services.record_save`; subclasses name a more specific service if one exists.
+
+    An update that changes no value is not saved: no history row, no new `updated_at` (so ETags stay valid).
+    """
 
     def _split(self, validated_data):
         m2m = {
@@ -62,6 +66,8 @@ class RecordSerializer(serializers.ModelSerializer):
 
     def update(self, instance, validated_data):
         data, m2m = self._split(validated_data)
+        if not changed_fields(instance, validated_data):
+            return instance
         for name, value in data.items():
             setattr(instance, name, value)
         return self.save_instance(instance, m2m)
@@ -94,12 +100,19 @@ class ActorSerializer(RecordSerializer):
         ]
 
 
-class PartySerializer(serializers.ModelSerializer):
-    actor = actor_field(read_only=True)
+class PartySerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    actor = actor_field()
 
     class Meta:
         model = AgreementParty
         fields = ["actor", "role"]
+
+    def validate(self, attrs):
+        # A PATCH makes every field optional, nested ones included; a party is still an actor and a role.
+        missing = {name: ["This field is required."] for name in ("actor", "role") if name not in attrs}
+        if missing:
+            raise serializers.ValidationError(missing)
+        return attrs
 
 
 class ClauseBriefSerializer(serializers.ModelSerializer):
@@ -109,7 +122,13 @@ class ClauseBriefSerializer(serializers.ModelSerializer):
 
 
 class AgreementSerializer(RecordSerializer):
-    parties = PartySerializer(source="party_roles", many=True, read_only=True)
+    parties = PartySerializer(
+        source="party_roles",
+        many=True,
+        required=False,
+        help_text="Actors and their roles. Written as a whole: the list given replaces the parties; leave it out to "
+        "keep them.",
+    )
     clauses = ClauseBriefSerializer(many=True, read_only=True)
     amends = agreement_field(required=False, allow_null=True)
 
@@ -133,6 +152,33 @@ class AgreementSerializer(RecordSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def validate_parties(self, parties):
+        pairs = [(party["actor"].pk, party["role"]) for party in parties]
+        if len(set(pairs)) < len(pairs):
+            raise serializers.ValidationError("Each actor is given once per role.")
+        return parties
+
+    @staticmethod
+    def _pop_parties(validated_data) -> list[tuple[Actor, str]] | None:
+        parties = validated_data.pop("party_roles", None)
+        return None if parties is None else [(party["actor"], party["role"]) for party in parties]
+
+    def create(self, validated_data):
+        parties = self._pop_parties(validated_data)
+        agreement = Agreement(**validated_data)
+        return services.agreement_save(agreement=agreement, user=self.context["request"].user, parties=parties or [])
+
+    def update(self, instance, validated_data):
+        parties = self._pop_parties(validated_data)
+        same_parties = parties is None or {(actor.pk, role) for actor, role in parties} == {
+            (party.actor_id, party.role) for party in instance.party_roles.all()
+        }
+        if same_parties and not changed_fields(instance, validated_data):
+            return instance
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return services.agreement_save(agreement=instance, user=self.context["request"].user, parties=parties)
 
 
 class ClauseSerializer(RecordSerializer):
@@ -256,7 +302,7 @@ class CitedSourceSerializer(SourceSerializer):
         fields = [*SourceSerializer.Meta.fields, "note"]
 
 
-class CitationSerializer(serializers.Serializer):
+class CitationSerializer(StrictFieldsMixin, serializers.Serializer):
     """A source of a violation on write: an existing source's id, or a new source described in full."""
 
     source = source_field(required=False)
@@ -277,19 +323,19 @@ class CitationSerializer(serializers.Serializer):
         return attrs
 
 
-class ViolationSerializer(serializers.ModelSerializer):
+class ViolationSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     agreement = agreement_field()
     clauses = clause_field(many=True, required=False)
     perpetrators = actor_field(many=True, required=False)
     affected_actors = actor_field(many=True, required=False)
     place = place_field(required=False, allow_null=True)
-    zone = BriefRelatedField(model=Zone, read_only=True, brief=["slug", "name"])
+    zone = BriefRelatedField(model=Zone, read_only=True, allow_null=True, brief=["slug", "name"])
     sources = serializers.SerializerMethodField()
     new_sources = CitationSerializer(many=True, write_only=True, required=False)
     retracted = serializers.BooleanField(source="is_retracted", read_only=True)
     reported_by = serializers.StringRelatedField(read_only=True)
-    verified_by = serializers.StringRelatedField(read_only=True)
+    verified_by = serializers.StringRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Violation
@@ -366,6 +412,10 @@ class ViolationSerializer(serializers.ModelSerializer):
         return violation
 
     def update(self, instance, validated_data):
+        if not changed_fields(instance, validated_data):
+            # Nothing to write (no history row, no new version); a stale If-Match is still refused, as for a write.
+            services.violation_check_version(violation=instance, expected_version=self.context.get("expected_version"))
+            return instance
         return services.violation_update(
             violation=instance,
             user=self.context["request"].user,
@@ -374,7 +424,7 @@ class ViolationSerializer(serializers.ModelSerializer):
         )
 
 
-class ReviewNoteSerializer(serializers.Serializer):
+class ReviewNoteSerializer(StrictFieldsMixin, serializers.Serializer):
     """The body of POST …/verify, …/dispute, …/reject and …/reopen."""
 
     note = serializers.CharField(
@@ -382,13 +432,13 @@ class ReviewNoteSerializer(serializers.Serializer):
     )
 
 
-class RetractionSerializer(serializers.Serializer):
+class RetractionSerializer(StrictFieldsMixin, serializers.Serializer):
     """The body of POST …/retract."""
 
     reason = serializers.CharField(max_length=2000, help_text="Why the violation is withdrawn (required).")
 
 
-class RetirementSerializer(serializers.Serializer):
+class RetirementSerializer(StrictFieldsMixin, serializers.Serializer):
     """The body of POST …/retire."""
 
     reason = serializers.CharField(max_length=2000, help_text="Why the record no longer stands (required).")

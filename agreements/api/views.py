@@ -22,6 +22,7 @@ from agreements.models import Actor, Agreement, Clause, ControlChange, Patrol, P
 from agreements.services import permissions
 from compliance.api.conditional import ConditionalGetMixin
 from compliance.api.errors import PreconditionFailed
+from compliance.api.idempotency import IdempotentMixin
 
 
 class PreconditionRequired(APIException):
@@ -30,8 +31,10 @@ class PreconditionRequired(APIException):
     default_detail = "Send If-Match with the ETag you read, so a concurrent edit is never silently overwritten."
 
 
-class RecordViewSet(ConditionalGetMixin, viewsets.ModelViewSet):
+class RecordViewSet(IdempotentMixin, ConditionalGetMixin, viewsets.ModelViewSet):
     filter_backends = [filters.filters.DjangoFilterBackend, drf_filters.OrderingFilter]
+    # Ids are bigints: anything else in their place is no route (a JSON 404), never a lookup that fails as a 500.
+    lookup_value_regex = "[0-9]{1,19}"
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
 
@@ -126,6 +129,7 @@ class AgreementViewSet(RecordViewSet):
     serializer_class = serializers.AgreementSerializer
     filterset_class = filters.AgreementFilter
     lookup_field = "slug"
+    lookup_value_regex = "[-a-zA-Z0-9_]{1,100}"  # Agreement.slug
     ordering_fields = ["signed_on", "slug", "updated_at"]
     ordering = ["slug"]
 
@@ -194,8 +198,9 @@ FORMAT_PARAMETER = OpenApiParameter(
     "format",
     str,
     enum=["json", "geojson", "csv", "xlsx"],
-    description="geojson: a FeatureCollection of points; csv: streamed, every filtered row, UTF-8 with BOM; "
-    "xlsx: up to API_XLSX_MAX_ROWS rows.",
+    description="geojson: a FeatureCollection of points, streamed, up to API_GEOJSON_MAX_ROWS rows; csv: streamed, "
+    "every filtered row up to API_CSV_MAX_ROWS, UTF-8 with BOM; xlsx: up to API_XLSX_MAX_ROWS rows. Past its limit "
+    "a format answers 400.",
 )
 COLUMNS_PARAMETER = OpenApiParameter(
     "columns", str, enum=["ours", "acled"], description="With format=csv|xlsx|geojson: our column names or ACLED's."
@@ -249,7 +254,7 @@ class ViolationViewSet(RecordViewSet):
     serializer_class = serializers.ViolationSerializer
     filterset_class = filters.ViolationFilter
     lookup_field = "uuid"
-    lookup_value_regex = "[0-9a-f-]{36}"
+    lookup_value_regex = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     http_method_names = ["get", "post", "put", "patch", "head", "options"]  # retract, never delete
     ordering_fields = ["started_at", "updated_at", "created_at", "killed_best", "id"]
     ordering = ["-started_at", "-id"]
@@ -420,13 +425,18 @@ class ViolationViewSet(RecordViewSet):
     def export(self, fmt, queryset, columns):
         rows = exports.export_queryset(queryset)
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-        if fmt == "geojson":
-            return Response(exports.geojson_feature_collection(rows, columns))
-        if fmt == "csv":
-            response = StreamingHttpResponse(exports.iter_csv(rows, columns), content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="violations-{stamp}.csv"'
-            return response
+        # Past its row limit a format is refused up front (400): a streamed answer cut off by the worker's timeout
+        # would still have said 200.
         try:
+            if fmt == "geojson":
+                exports.check_size(rows, max_rows=settings.API_GEOJSON_MAX_ROWS, fmt="GeoJSON")
+                stream = exports.iter_geojson(rows, columns)
+                return StreamingHttpResponse(stream, content_type=GeoJSONRenderer.media_type)
+            if fmt == "csv":
+                stream = exports.csv_stream(rows, columns, max_rows=settings.API_CSV_MAX_ROWS)
+                response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
+                response["Content-Disposition"] = f'attachment; filename="violations-{stamp}.csv"'
+                return response
             body = exports.xlsx_bytes(rows, columns, max_rows=settings.API_XLSX_MAX_ROWS)
         except exports.ExportTooLarge as exc:
             raise ValidationError({"format": str(exc)}) from exc

@@ -13,9 +13,11 @@ ValidationError with field messages, never a half-written row or a database erro
 - `review`: verify, dispute, reject, reopen, retract
 - `sources`: sources and citations
 - `merge`: folding a duplicate into the record it repeats
+- `agreements`: an agreement with its parties
 - `history`: reading a violation's history
 """
 
+from agreements.services.agreements import agreement_save
 from agreements.services.base import record_retire, record_save, validate
 from agreements.services.geography import clause_save, place_save, violation_locate, zone_containing, zone_save
 from agreements.services.history import violation_history
@@ -49,6 +51,7 @@ __all__ = [
     "FACT_FIELDS",
     "NewSource",
     "StaleEdit",
+    "agreement_save",
     "citation_remove",
     "citation_update",
     "clause_save",

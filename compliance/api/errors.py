@@ -2,10 +2,14 @@
 
 import logging
 
+import psycopg
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -26,6 +30,37 @@ class PreconditionFailed(exceptions.APIException):
     default_detail = "The record changed since you read it."
 
 
+# "No database right now" — down, restarting, unreachable, no pooled connection in time, a lock that timed out —
+# rather than a bug: the client should come back, so these answer 503 with Retry-After instead of 500. Django wraps
+# the driver's errors; the driver's and the pool's own are listed for the few paths (pool checks) it does not wrap.
+DATABASE_UNAVAILABLE_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    PoolTimeout,
+)
+RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "database_unavailable"
+    default_detail = f"The database is unavailable; retry in {RETRY_AFTER_SECONDS} seconds."
+    # DRF's handler turns `wait` into Retry-After.
+    wait = RETRY_AFTER_SECONDS
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    return isinstance(exc, DATABASE_UNAVAILABLE_ERRORS)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+    default_detail = "The request body is larger than the API accepts."
+
+
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
@@ -40,10 +75,17 @@ def _flatten(detail) -> list[str]:
 
 def _translate(exc):
     """Map the exceptions services and Django raise to DRF's, so one handler shapes them all."""
+    if database_unavailable(exc):
+        logger.warning("Database unavailable: %s: %s", exc.__class__.__name__, exc)
+        return DatabaseUnavailable()
     if getattr(exc, "code", None) == "stale" and isinstance(exc, DjangoValidationError):
         return PreconditionFailed(detail=" ".join(exc.messages))
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(detail=as_serializer_error(exc))
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, SuspiciousOperation):  # e.g. too many query parameters: the request's fault, not ours
+        return exceptions.ParseError(detail="The request is malformed.")
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):

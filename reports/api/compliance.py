@@ -31,11 +31,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agreements.api.fields import BriefRelatedField
-from agreements.api.filters import actor_q
+from agreements.api.filters import DateFilter, IdFilter, IsoDateTimeFilter, actor_q
 from agreements.models import Actor, Agreement, Clause, ControlChange, Patrol, RouteStatus, Violation, Zone
 from agreements.services import permissions
 from compliance.api.conditional import ConditionalGetMixin, etag_for, fingerprint, not_modified
 from compliance.api.errors import PreconditionFailed
+from compliance.api.idempotency import IdempotentMixin
+from compliance.api.serializers import StrictFieldsMixin
+from compliance.dates import day_out_of_range
 from reports.assessments import assessment_record, assessment_withdraw
 from reports.engine import MAX_STEPS, STEPS, DeadlineState, assess_agreement, compliance_timeline
 from reports.engine.periods import split_period
@@ -100,9 +103,13 @@ def parse_day(params, name: str) -> date:
     if not value:
         raise ValidationError({name: f"Give {name} as a date, YYYY-MM-DD (both days are included)."})
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValidationError({name: f"{value!r} is not a date; use YYYY-MM-DD."}) from None
+    problem = day_out_of_range(day)
+    if problem:
+        raise ValidationError({name: problem})
+    return day
 
 
 def parse_period(params) -> tuple[date, date]:
@@ -372,20 +379,20 @@ class ComplianceTimelineView(RecordConditionalMixin, APIView):
 
 class AssessmentFilter(filters.FilterSet):
     agreement = filters.CharFilter(field_name="clause__agreement__slug", help_text="Agreement slug.")
-    clause = filters.NumberFilter(field_name="clause_id", help_text="Clause id.")
+    clause = IdFilter(field_name="clause_id", help_text="Clause id.")
     actor = filters.CharFilter(
         method="filter_actor", help_text="Actor id or slug; 'none' for assessments of a clause as a whole."
     )
     status = filters.MultipleChoiceFilter(choices=ComplianceStatus.choices)
-    period_start = filters.DateFilter(help_text="The period starts on this day.")
-    period_end = filters.DateFilter(help_text="The period ends on this day.")
-    period_after = filters.DateFilter(
+    period_start = DateFilter(help_text="The period starts on this day.")
+    period_end = DateFilter(help_text="The period ends on this day.")
+    period_after = DateFilter(
         field_name="period_end", lookup_expr="gte", help_text="The period ends on or after this day."
     )
-    period_before = filters.DateFilter(
+    period_before = DateFilter(
         field_name="period_start", lookup_expr="lte", help_text="The period starts on or before this day."
     )
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gt")
 
     class Meta:
         model = Assessment
@@ -400,7 +407,7 @@ class AssessmentFilter(filters.FilterSet):
 FIXED_IDENTITY = "Fixed once recorded: record an assessment of the other clause, actor or period instead."
 
 
-class AssessmentSerializer(serializers.ModelSerializer):
+class AssessmentSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """Writes go through `assessment_record`, which stores the computed values beside the person's."""
 
     clause = BriefRelatedField(model=Clause, brief=["id", "number", "title"], slug_field=None)
@@ -436,6 +443,15 @@ class AssessmentSerializer(serializers.ModelSerializer):
         # One per clause, actor and period is the service's rule (it updates the existing one): not the serializer's.
         validators = []
 
+    def _check_day(self, day):
+        problem = day_out_of_range(day)
+        if problem:
+            raise ValidationError(problem)
+        return day
+
+    validate_period_start = _check_day
+    validate_period_end = _check_day
+
     def save_assessment(self, identity: dict, data: dict):
         return assessment_record(
             **identity,
@@ -464,6 +480,14 @@ class AssessmentSerializer(serializers.ModelSerializer):
             "score": validated_data.get("score", instance.score),
             "rationale": validated_data.get("rationale", instance.rationale),
         }
+        # The service strips the rationale; compared the same way, an update changing nothing is not saved (no
+        # history row, and the stored computed values and assessor stay those of the last real change).
+        if (data["status"], data["score"], (data["rationale"] or "").strip()) == (
+            instance.status,
+            instance.score,
+            instance.rationale,
+        ):
+            return instance
         return self.save_assessment(identity, data)
 
 
@@ -476,7 +500,7 @@ IF_MATCH = OpenApiParameter(
 )
 
 
-class WithdrawalSerializer(serializers.Serializer):
+class WithdrawalSerializer(StrictFieldsMixin, serializers.Serializer):
     """The body of POST /assessments/{id}/retire."""
 
     reason = serializers.CharField(max_length=2000, help_text="Why the assessment is withdrawn (required).")
@@ -490,11 +514,12 @@ class WithdrawalSerializer(serializers.Serializer):
     update=extend_schema(parameters=[IF_MATCH]),
     partial_update=extend_schema(parameters=[IF_MATCH]),
 )
-class AssessmentViewSet(ConditionalGetMixin, viewsets.ModelViewSet):
+class AssessmentViewSet(IdempotentMixin, ConditionalGetMixin, viewsets.ModelViewSet):
     """People's assessments of clauses over periods, each beside the computed one. Analysts and admins write."""
 
     serializer_class = AssessmentSerializer
     filterset_class = AssessmentFilter
+    lookup_value_regex = "[0-9]{1,19}"  # ids are bigints; anything else is no route (a JSON 404), not a failed lookup
     filter_backends = [filters.DjangoFilterBackend, drf_filters.OrderingFilter]
     ordering_fields = ["period_start", "period_end", "updated_at", "id"]
     ordering = ["-period_end", "-id"]

@@ -31,7 +31,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from agreements.api.fields import BriefRelatedField
+from agreements.api.filters import DateFilter
 from agreements.models import Actor, Agreement
+from compliance.api.idempotency import IdempotentMixin
+from compliance.api.serializers import StrictFieldsMixin
+from compliance.dates import day_out_of_range
 from reports import rendering
 from reports.building import FORMATS, report_get_or_issue
 from reports.models import Report
@@ -40,7 +44,7 @@ from reports.models import Report
 RENDERING_VERSION = 1
 
 
-class ReportIssueSerializer(serializers.Serializer):
+class ReportIssueSerializer(StrictFieldsMixin, serializers.Serializer):
     """What to report on: an agreement, a period (UTC dates, both included) and optionally one actor."""
 
     agreement = serializers.SlugRelatedField(
@@ -71,6 +75,9 @@ class ReportIssueSerializer(serializers.Serializer):
         return fields
 
     def validate(self, attrs):
+        errors = {name: problem for name in ("from", "to") if (problem := day_out_of_range(attrs[name]))}
+        if errors:
+            raise ValidationError(errors)
         if attrs["to"] < attrs["from"]:
             raise ValidationError({"to": "The period ends before it starts."})
         return attrs
@@ -78,7 +85,7 @@ class ReportIssueSerializer(serializers.Serializer):
 
 class ReportSerializer(serializers.ModelSerializer):
     agreement = BriefRelatedField(model=Agreement, brief=["slug", "title"], read_only=True)
-    actor = BriefRelatedField(model=Actor, brief=["id", "slug", "name"], read_only=True)
+    actor = BriefRelatedField(model=Actor, brief=["id", "slug", "name"], read_only=True, allow_null=True)
     period = serializers.SerializerMethodField()
     issued_by = serializers.CharField(source="issued_by.username", read_only=True)
     downloads = serializers.SerializerMethodField()
@@ -106,10 +113,8 @@ class ReportSerializer(serializers.ModelSerializer):
 class ReportFilter(filters.FilterSet):
     agreement = filters.CharFilter(field_name="agreement__slug", help_text="Agreement slug.")
     actor = filters.CharFilter(field_name="actor__slug", help_text="Actor slug.")
-    issued_after = filters.DateFilter(field_name="issued_at", lookup_expr="date__gte", help_text="Issued on or after.")
-    issued_before = filters.DateFilter(
-        field_name="issued_at", lookup_expr="date__lte", help_text="Issued on or before."
-    )
+    issued_after = DateFilter(field_name="issued_at", lookup_expr="date__gte", help_text="Issued on or after.")
+    issued_before = DateFilter(field_name="issued_at", lookup_expr="date__lte", help_text="Issued on or before.")
 
     class Meta:
         model = Report
@@ -130,9 +135,16 @@ DOWNLOAD_FORMAT = OpenApiParameter(
     list=extend_schema(summary="Issued reports, newest first"),
     retrieve=extend_schema(summary="One issued report and its download links"),
 )
-class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+class ReportViewSet(
+    IdempotentMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = ReportSerializer
     filterset_class = ReportFilter
+    lookup_value_regex = "[0-9]{1,19}"  # ids are bigints; anything else is no route (a JSON 404), not a failed lookup
     http_method_names = ["get", "post", "head", "options"]  # an issued report is never changed or deleted
 
     def get_queryset(self):

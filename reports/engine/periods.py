@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from compliance.dates import day_out_of_range
+
 STEPS = ("week", "month", "quarter")
 
 # A timeline is one assessment per step; past this many steps the caller should choose a coarser step.
@@ -11,11 +13,15 @@ MAX_STEPS = 200
 
 
 def check_period(start, end) -> None:
-    """Raise ValueError unless `start` and `end` are dates with start <= end."""
+    """Raise ValueError unless `start` and `end` are dates within the accepted range with start <= end."""
     for name, value in (("start", start), ("end", end)):
         # A datetime is a date too; refuse it, or a period could silently end at midnight of its last day.
         if not isinstance(value, date) or isinstance(value, datetime):
             raise ValueError(f"{name} must be a date, got {value!r}.")
+        # The engine steps past the last day (day_bounds) and by weeks, months and quarters: year 9999 overflows.
+        problem = day_out_of_range(value)
+        if problem:
+            raise ValueError(problem)
     if start > end:
         raise ValueError(f"The period ends ({end}) before it starts ({start}).")
 

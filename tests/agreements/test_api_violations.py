@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -348,13 +349,15 @@ def test_a_retracted_violation_cannot_be_edited(api, sochi):
 
 def test_status_and_computed_fields_are_read_only(api, sochi):
     violation = make_violation(user=api.user("monitor"), agreement=sochi["agreement"], place=sochi["outside"])
+    history = violation.history.count()
 
     response = patch(api.client("reviewer"), violation, {"status": "verified", "in_zone": True, "version": 99})
 
-    assert response.status_code == 200, response.content
+    # Refused and named, rather than dropped with a 200 (which left the client believing it had verified it).
+    assert_error(response, 400, code="invalid", fields={"status", "in_zone", "version"})
     violation.refresh_from_db()
-    # Nothing the client may change was in the body: nothing is written.
     assert (violation.status, violation.in_zone, violation.version) == ("reported", False, 1)
+    assert violation.history.count() == history
 
 
 def test_moving_a_violation_recomputes_in_zone(api, sochi):
@@ -910,7 +913,7 @@ def test_geojson_is_a_feature_collection_at_lon_lat(api, sochi):
 
     assert response.status_code == 200, response.content[:300]
     assert response["Content-Type"].startswith("application/geo+json")
-    collection = response.json()
+    collection = json.loads(b"".join(response.streaming_content))  # streamed
     assert collection["type"] == "FeatureCollection"
     features = {feature["id"]: feature for feature in collection["features"]}
     assert set(features) == ids(own, by_place)
@@ -921,7 +924,8 @@ def test_geojson_is_a_feature_collection_at_lon_lat(api, sochi):
 
 def test_geojson_honours_filters(api, record):
     response = api.client("analyst").get(URL, {"format": "geojson", "bbox": BBOX})
-    assert {feature["id"] for feature in response.json()["features"]} == ids(record["v1"], record["v3"], record["v5"])
+    features = json.loads(b"".join(response.streaming_content))["features"]
+    assert {feature["id"] for feature in features} == ids(record["v1"], record["v3"], record["v5"])
 
 
 def test_xlsx_has_a_header_and_one_row_per_violation(api, record):

@@ -18,6 +18,7 @@ from agreements.exports import (
     ACLED_EVENT_TYPES,
     VIOLATION_COLUMNS,
     ExportTooLarge,
+    csv_stream,
     escape_cell,
     geojson_feature_collection,
     iter_csv,
@@ -43,7 +44,10 @@ OWN_POINT = {"latitude": Decimal("35.100000"), "longitude": Decimal("36.900000")
 
 
 def csv_rows(queryset, columns) -> list[dict[str, str]]:
-    text = "".join(iter_csv(queryset, columns))
+    # What the API sends (COPY on PostgreSQL), which must be the Python path's bytes.
+    data = b"".join(csv_stream(queryset, columns))
+    assert data == "".join(iter_csv(queryset, columns)).encode()
+    text = data.decode()
     assert text.startswith("\ufeff"), "the CSV must start with a UTF-8 BOM for Excel"
     reader = csv.reader(io.StringIO(text[1:], newline=""))
     header, *rows = list(reader)
@@ -327,6 +331,8 @@ def export_queries(render, agreement) -> int:
 RENDERERS = {
     "csv": lambda queryset: "".join(iter_csv(queryset, VIOLATION_COLUMNS)),
     "acled-csv": lambda queryset: "".join(iter_csv(queryset, ACLED_COLUMNS)),
+    "csv-stream": lambda queryset: b"".join(csv_stream(queryset, VIOLATION_COLUMNS)),
+    "acled-csv-stream": lambda queryset: b"".join(csv_stream(queryset, ACLED_COLUMNS)),
     "xlsx": lambda queryset: xlsx_bytes(queryset, VIOLATION_COLUMNS, max_rows=1000),
     "geojson": lambda queryset: geojson_feature_collection(queryset, VIOLATION_COLUMNS),
 }

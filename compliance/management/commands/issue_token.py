@@ -29,16 +29,20 @@ class Command(BaseCommand):
         parser.add_argument("--read-only", action="store_true", help="Only safe requests (GET, HEAD, OPTIONS).")
         parser.add_argument("--name", help="What the token is for (default: 'issue_token <date and time>').")
         parser.add_argument("--expires-in-days", type=days, metavar="D", help="Expire after D days (default: never).")
+        parser.add_argument(
+            "--issued-by",
+            metavar="USERNAME",
+            help="Who is issuing it, recorded on the token (default: nobody; the shell has no Django user).",
+        )
 
-    def handle(self, *args, username, read_only, name, expires_in_days, **options):
-        User = get_user_model()
-        try:
-            user = User.objects.get(**{User.USERNAME_FIELD: username})
-        except User.DoesNotExist:
-            raise CommandError(f"No user named '{username}'.") from None
+    def handle(self, *args, username, read_only, name, expires_in_days, issued_by, **options):
+        user = self.get_user(username)
+        issuer = self.get_user(issued_by) if issued_by else None
         name = name or f"issue_token {timezone.now():%Y-%m-%d %H:%M} UTC"
         try:
-            token, key = token_issue(user=user, name=name, read_only=read_only, expires_in_days=expires_in_days)
+            token, key = token_issue(
+                user=user, name=name, read_only=read_only, expires_in_days=expires_in_days, issued_by=issuer
+            )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
 
@@ -47,3 +51,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Issued {access} token '{token.name}' ({token.key_prefix}…) for {username}; {expiry}.")
         self.stdout.write("The key is not stored: copy it now. Send it as 'Authorization: Token KEY'.")
         self.stdout.write(key)
+
+    @staticmethod
+    def get_user(username):
+        User = get_user_model()
+        try:
+            return User.objects.get(**{User.USERNAME_FIELD: username})
+        except User.DoesNotExist:
+            raise CommandError(f"No user named '{username}'.") from None
