@@ -1,7 +1,7 @@
 """Filters of the API, declared explicitly per resource. Many-to-many filters use subqueries, so a violation never
 appears twice in a list (or counts twice in a statistic) because it matched through two actors."""
 
-from datetime import UTC
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.db.models import Exists, OuterRef, Q
@@ -74,6 +74,10 @@ class IsoDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = InstantField
 
 
+def utc_day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
 def is_id(value: str) -> bool:
     """Digits that can be a row id. str.isdigit() alone also takes "²" and "١", which int() refuses or reads."""
     return value.isascii() and value.isdigit() and len(value) <= 19
@@ -112,10 +116,11 @@ class ViolationFilter(filters.FilterSet):
     clause_number = filters.CharFilter(method="filter_clause_number", help_text="Clause number, e.g. 6.")
     actor = filters.CharFilter(method="filter_actor", help_text="Actor id or slug, as perpetrator or affected.")
     perpetrator = filters.CharFilter(method="filter_perpetrator", help_text="Actor id or slug, as perpetrator.")
-    category = filters.MultipleChoiceFilter(choices=Violation.Category.choices)
+    # A plain column: no join can repeat a row, so no DISTINCT (django-filter's default) over every column.
+    category = filters.MultipleChoiceFilter(choices=Violation.Category.choices, distinct=False)
     status = filters.MultipleChoiceFilter(choices=Violation.Status.choices)
-    occurred_after = DateFilter(field_name="started_at", lookup_expr="date__gte", help_text="On or after.")
-    occurred_before = DateFilter(field_name="started_at", lookup_expr="date__lte", help_text="On or before.")
+    occurred_after = DateFilter(method="filter_started_from", help_text="On or after (the UTC day).")
+    occurred_before = DateFilter(method="filter_started_until", help_text="On or before (the UTC day).")
     in_zone = filters.ChoiceFilter(
         choices=[("true", "inside"), ("false", "outside"), ("unknown", "location too coarse to tell")],
         method="filter_in_zone",
@@ -132,6 +137,13 @@ class ViolationFilter(filters.FilterSet):
         "them.",
     )
     include_retracted = filters.BooleanFilter(method="filter_noop", help_text="Staff: include retracted rows.")
+
+    # Bounds as instants on the column itself, so its index serves them; `started_at__date` casts every row.
+    def filter_started_from(self, queryset, name, value):
+        return queryset.filter(started_at__gte=utc_day_start(value))
+
+    def filter_started_until(self, queryset, name, value):
+        return queryset.filter(started_at__lt=utc_day_start(value + timedelta(days=1)))
 
     class Meta:
         model = Violation
