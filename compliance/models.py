@@ -55,3 +55,9 @@ class ApiToken(models.Model):
     def is_active(self) -> bool:
         """Usable now as far as the token goes: not revoked, not expired. (Its user must be active too.)"""
         return not self.is_revoked and not self.is_expired
+
+
+# Background jobs live in their own module; Django finds models through the app's `models` module.
+from compliance.jobs.models import Job, JobKind, JobState  # noqa: E402
+
+__all__ = ["ApiToken", "Job", "JobKind", "JobState"]

@@ -1,0 +1,290 @@
+"""Background jobs (compliance/jobs/, reports/jobs.py, agreements/jobs.py): reports, exports and imports started
+through the API or the admin run as jobs with a state, progress, a result and an error; failures leave nothing
+behind; transient failures are retried.
+
+Most tests run tasks inline with django-tasks' ImmediateBackend (`immediate` fixture); tests marked "queued" use
+the real database backend, and one runs `manage.py db_worker --batch` in a subprocess to prove the whole path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import OperationalError
+from django_tasks import TaskContext
+from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
+
+from compliance.jobs.models import Job, JobKind, JobState
+from reports.models import Report
+from tests.api_helpers import assert_error
+from tests.factories import ActorFactory, AgreementFactory, ClauseFactory, UserFactory, make_violation
+
+REPORTS = "/api/v1/reports/"
+JOBS = "/api/v1/jobs/"
+MAY = {"agreement": "memo", "from": "2019-05-01", "to": "2019-05-31"}
+IMMEDIATE = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default"]}}
+DATABASE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+
+@pytest.fixture
+def immediate(settings):
+    """Tasks run inside the call that queues them."""
+    settings.TASKS = IMMEDIATE
+
+
+@pytest.fixture
+def queued(settings):
+    """Tasks wait in the database for a worker (what production does)."""
+    settings.TASKS = DATABASE
+
+
+def work_off() -> int:
+    """Run every ready task as `manage.py db_worker` does (claim it, run it, record the outcome), in this process
+    and this test's transaction. Returns how many ran."""
+    worker = Worker(
+        queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
+        max_tasks=None, worker_id="test-worker", excluded_queue_names=[],
+    )  # fmt: skip
+    ran = 0
+    while (task := DBTaskResult.objects.ready().first()) is not None:
+        task.claim(worker.worker_id)
+        worker.run_task(task)
+        ran += 1
+    return ran
+
+
+def run_again(job_id: str) -> dict:
+    """Deliver a job's latest task once more, as a worker would after a lost acknowledgement."""
+    task = DBTaskResult.objects.get(pk=Job.objects.get(pk=job_id).task_id)
+    return task.task.call(TaskContext(task_result=task.task_result), job_id)
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def memo(db):
+    agreement = AgreementFactory(slug="memo", short_title="Zone memorandum")
+    clause = ClauseFactory(agreement=agreement, number="1", title="Ceasefire", kind="ceasefire")
+    army = ActorFactory(name="Army", slug="army")
+    reporter = UserFactory(username="reporter")
+    for day in (6, 7, 8):
+        make_violation(
+            user=reporter,
+            agreement=agreement,
+            clauses=[clause],
+            perpetrators=[army],
+            started_at=datetime(2019, 5, day, tzinfo=UTC),
+            description=f"Shelling of the market on {day} May.",
+        )
+    return {"agreement": agreement, "clause": clause, "army": army}
+
+
+# --- reports ----------------------------------------------------------------------------------------------------
+
+
+def test_an_async_report_answers_202_and_its_job_links_to_the_report(api, memo, immediate):
+    client = api.client("analyst")
+
+    response = client.post(f"{REPORTS}?async=1", MAY, format="json")
+
+    assert response.status_code == 202, response.content
+    body = response.json()
+    job = Job.objects.get()
+    assert response["Location"] == f"{JOBS}{job.pk}/"
+    assert body["id"] == str(job.pk) and body["kind"] == "report" and body["requested_by"] == "analyst"
+    report = Report.objects.get()
+    polled = client.get(response["Location"]).json()
+    assert polled["state"] == "succeeded"
+    assert polled["result"]["report"] == report.pk and polled["result"]["created"] is True
+    assert polled["result_url"] == f"http://testserver{REPORTS}{report.pk}/"
+    assert polled["progress"] == {"done": 1, "total": 1, "percent": 100, "message": "Done."}
+    assert polled["error"] == "" and polled["attempts"] == 1
+    assert polled["started_at"] and polled["finished_at"]
+    assert report.issued_by == api.user("analyst")
+    assert client.get(polled["result_url"]).json()["sha256"] == report.sha256
+
+
+def test_prefer_respond_async_also_asks_for_a_job(api, memo, immediate):
+    response = api.client("analyst").post(REPORTS, MAY, format="json", HTTP_PREFER="respond-async, wait=10")
+
+    assert response.status_code == 202
+    assert response["Preference-Applied"] == "respond-async"
+    assert Job.objects.get().state == JobState.SUCCEEDED
+
+
+def test_without_asking_a_report_is_issued_in_the_request_as_before(api, memo, queued):
+    response = api.client("analyst").post(f"{REPORTS}?async=0", MAY, format="json", HTTP_PREFER="respond-async")
+
+    assert response.status_code == 201
+    assert Report.objects.count() == 1 and not Job.objects.exists()
+
+
+def test_an_async_report_is_checked_before_any_job_is_queued(api, memo, queued):
+    response = api.client("analyst").post(f"{REPORTS}?async=1", {**MAY, "to": "2019-04-01"}, format="json")
+
+    assert_error(response, 400, fields={"to"})
+    assert not Job.objects.exists() and not DBTaskResult.objects.exists()
+
+
+def test_with_the_database_backend_the_job_waits_in_the_queue(api, memo, queued):
+    response = api.client("analyst").post(f"{REPORTS}?async=1", MAY, format="json")
+
+    assert response.status_code == 202
+    job = Job.objects.get()
+    task = DBTaskResult.objects.get()
+    assert job.state == JobState.QUEUED and job.task_id == str(task.id)
+    assert task.task_path == "reports.jobs.issue_report_job" and task.args_kwargs["args"] == [str(job.pk)]
+    assert response.json()["result_url"] is None and not Report.objects.exists()
+
+
+def test_a_job_that_fails_keeps_no_half_written_report_and_says_why(api, memo, immediate, monkeypatch):
+    from reports import jobs as report_jobs
+
+    real = report_jobs.report_get_or_issue
+
+    def issue_then_break(**kwargs):
+        real(**kwargs)  # the report row is written …
+        raise RuntimeError("the disk caught fire")  # … and the job fails before it ends
+
+    monkeypatch.setattr(report_jobs, "report_get_or_issue", issue_then_break)
+
+    response = api.client("analyst").post(f"{REPORTS}?async=1", MAY, format="json")
+
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.state == JobState.FAILED
+    assert "failed unexpectedly (RuntimeError)" in job.error and job.task_id in job.error
+    assert "disk caught fire" not in job.error, "internals are for the administrators, not the API"
+    assert job.result is None and job.finished_at is not None
+    assert not Report.objects.exists(), "the report written before the failure was rolled back"
+
+
+def test_a_job_refused_for_its_input_fails_with_the_reason_and_is_not_retried(api, memo, queued):
+    api.client("analyst").post(f"{REPORTS}?async=1", {**MAY, "actor": "army"}, format="json")
+    memo["army"].slug = "army-renamed"
+    memo["army"].save()
+
+    assert work_off() == 1
+
+    job = Job.objects.get()
+    assert job.state == JobState.FAILED and job.attempts == 1
+    assert job.error == "There is no actor 'army' any more."
+    assert DBTaskResult.objects.get().status == "SUCCESSFUL", "an expected failure is the job's, not the queue's"
+
+
+def test_a_transient_database_error_is_retried_and_the_retry_succeeds(api, memo, immediate, monkeypatch):
+    from reports import jobs as report_jobs
+
+    real, calls = report_jobs.report_get_or_issue, []
+
+    def flaky(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("could not serialize access due to concurrent update")
+        return real(**kwargs)
+
+    monkeypatch.setattr(report_jobs, "report_get_or_issue", flaky)
+
+    response = api.client("analyst").post(f"{REPORTS}?async=1", MAY, format="json")
+
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.state == JobState.SUCCEEDED and job.attempts == 2 and len(calls) == 2
+    assert job.result["report"] == Report.objects.get().pk
+
+
+def test_a_retry_waits_in_the_queue_with_a_delay(api, memo, queued, settings, monkeypatch):
+    from reports import jobs as report_jobs
+
+    settings.JOB_RETRY_DELAY_SECONDS = 30
+
+    def locked(**kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(report_jobs, "report_get_or_issue", locked)
+    api.client("analyst").post(f"{REPORTS}?async=1", MAY, format="json")
+
+    assert work_off() == 1, "the retry is not ready yet"
+
+    job = Job.objects.get()
+    assert job.state == JobState.QUEUED and job.attempts == 1
+    assert "Attempt 1 failed (OperationalError)" in job.progress_message
+    retry = DBTaskResult.objects.exclude(pk=DBTaskResult.objects.order_by("enqueued_at").first().pk).get()
+    assert job.task_id == str(retry.id)
+    assert 25 <= (retry.run_after - datetime.now(UTC)).total_seconds() <= 30
+    assert not DBTaskResult.objects.ready().filter(pk=retry.pk).exists(), "not before its delay"
+    DBTaskResult.objects.filter(pk=retry.pk).update(run_after=datetime.now(UTC))
+    monkeypatch.undo()
+    assert work_off() == 1
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED and job.attempts == 2 and Report.objects.count() == 1
+
+
+def test_a_job_gives_up_after_its_attempts_and_reports_the_failure(api, memo, immediate, settings, monkeypatch):
+    from reports import jobs as report_jobs
+
+    settings.JOB_MAX_ATTEMPTS = 3
+
+    def locked(**kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(report_jobs, "report_get_or_issue", locked)
+
+    job_id = api.client("analyst").post(f"{REPORTS}?async=1", MAY, format="json").json()["id"]
+
+    job = Job.objects.get(pk=job_id)
+    assert job.state == JobState.FAILED and job.attempts == 3
+    assert job.error.startswith("The database failed 3 times running this job (OperationalError)")
+
+
+def test_a_task_delivered_twice_runs_the_job_once(api, memo, queued):
+    job_id = api.client("analyst").post(f"{REPORTS}?async=1", MAY, format="json").json()["id"]
+
+    assert work_off() == 1
+    again = run_again(job_id)
+
+    assert again == {"job": job_id, "state": "succeeded", "ran": False}
+    assert Report.objects.count() == 1 and Job.objects.get().attempts == 1
+
+
+def test_a_job_does_not_run_for_someone_who_lost_the_permission_meanwhile(api, memo, queued):
+    api.client("analyst").post(f"{REPORTS}?async=1", MAY, format="json")
+    api.user("analyst").groups.clear()
+
+    work_off()
+
+    job = Job.objects.get()
+    assert job.state == JobState.FAILED and "may no longer do this (reports.add_report)" in job.error
+    assert not Report.objects.exists()
+
+
+# --- reading jobs -----------------------------------------------------------------------------------------------
+
+
+def test_people_see_their_own_jobs_and_the_admin_role_sees_everyones(api, memo, queued):
+    mine = api.client("analyst").post(f"{REPORTS}?async=1", MAY, format="json").json()["id"]
+    theirs = api.client("analyst", name="analyst2").post(f"{REPORTS}?async=1", MAY, format="json").json()["id"]
+
+    analyst = api.client("analyst")
+    assert [job["id"] for job in analyst.get(JOBS).json()["results"]] == [mine]
+    assert_error(analyst.get(f"{JOBS}{theirs}/"), 404)
+    admin = api.client("admin")
+    assert {job["id"] for job in admin.get(JOBS).json()["results"]} == {mine, theirs}
+    assert admin.get(f"{JOBS}{theirs}/").json()["requested_by"] == "analyst2"
+    assert admin.get(JOBS, {"mine": "true"}).json()["results"] == []
+    assert_error(api.anonymous.get(f"{JOBS}{mine}/"), 401)
+
+
+def test_the_job_list_is_newest_first_and_filters_by_kind_and_state(api, memo, queued):
+    client = api.client("analyst")
+    first = client.post(f"{REPORTS}?async=1", MAY, format="json").json()["id"]
+    second = client.post(f"{REPORTS}?async=1", MAY, format="json").json()["id"]
+    Job.objects.filter(pk=first).update(created_at=datetime(2020, 1, 1, tzinfo=UTC))
+
+    assert [job["id"] for job in client.get(JOBS).json()["results"]] == [second, first]
+    assert len(client.get(JOBS, {"kind": JobKind.REPORT, "state": "queued"}).json()["results"]) == 2
+    assert client.get(JOBS, {"kind": JobKind.EXPORT}).json()["results"] == []
+    assert client.get(JOBS, {"state": "failed"}).json()["results"] == []
