@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, transaction
 from django_tasks import TaskContext
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
@@ -288,3 +288,118 @@ def test_the_job_list_is_newest_first_and_filters_by_kind_and_state(api, memo, q
     assert len(client.get(JOBS, {"kind": JobKind.REPORT, "state": "queued"}).json()["results"]) == 2
     assert client.get(JOBS, {"kind": JobKind.EXPORT}).json()["results"] == []
     assert client.get(JOBS, {"state": "failed"}).json()["results"] == []
+
+
+# --- exports ----------------------------------------------------------------------------------------------------
+
+VIOLATIONS = "/api/v1/violations/"
+
+
+def exported_files(media) -> list:
+    return sorted(path for path in (media / "exports").rglob("*") if path.is_file()) if media.exists() else []
+
+
+def test_an_async_csv_export_writes_the_same_file_the_request_would_stream(api, memo, immediate, media):
+    client = api.client("analyst")
+
+    response = client.get(VIOLATIONS, {"format": "csv", "async": "1", "ordering": "started_at"})
+
+    assert response.status_code == 202, response.content
+    assert response["Content-Type"] == "application/json"
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.kind == JobKind.EXPORT and job.state == JobState.SUCCEEDED, job.error
+    assert job.result["rows"] == 3 and job.result["format"] == "csv"
+    assert job.progress_done == job.progress_total == 3
+    [stored] = exported_files(media)
+    assert stored.parent.name == str(job.pk) and stored.parent.parent == media / "exports"
+    download = client.get(client.get(response["Location"]).json()["result_url"])
+    assert download.status_code == 200
+    assert download["Content-Disposition"] == f'attachment; filename="{stored.name}"'
+    body = b"".join(download.streaming_content)
+    streamed = client.get(VIOLATIONS, {"format": "csv", "ordering": "started_at"})
+    assert body == b"".join(streamed.streaming_content) == stored.read_bytes()
+    assert body.decode("utf-8-sig").splitlines()[1].count("Shelling of the market on 6 May.") == 1
+
+
+def test_an_async_export_applies_the_filters_and_columns_of_the_request(api, memo, immediate, media):
+    client = api.client("analyst")
+
+    response = client.get(
+        VIOLATIONS, {"format": "csv", "columns": "acled", "occurred_after": "2019-05-07"}, HTTP_PREFER="respond-async"
+    )
+
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.parameters["filters"] == {"occurred_after": ["2019-05-07"]} and job.result["rows"] == 2
+    lines = exported_files(media)[0].read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("event_id_cnty,event_date") and len(lines) == 3
+
+
+def test_an_async_export_with_a_bad_filter_is_refused_before_any_job(api, memo, queued):
+    response = api.client("analyst").get(VIOLATIONS, {"format": "csv", "async": "1", "in_zone": "maybe"})
+
+    assert_error(response, 400, fields={"in_zone"})
+    assert not Job.objects.exists()
+
+
+def test_only_the_person_who_asked_downloads_an_export(api, memo, immediate, media):
+    job_id = api.client("analyst").get(VIOLATIONS, {"format": "xlsx", "async": "1"}).json()["id"]
+    download = f"{JOBS}{job_id}/download/"
+
+    assert api.client("analyst").get(download).status_code == 200
+    assert_error(api.client("analyst", name="analyst2").get(download), 404)
+    assert_error(api.client("admin").get(download), 403)
+    assert_error(api.anonymous.get(download), 401)
+    api.user("analyst").groups.clear()
+    assert_error(api.client("analyst").get(download), 403)
+
+
+def test_a_too_large_xlsx_export_fails_with_the_reason_and_stores_nothing(api, memo, immediate, media, settings):
+    settings.API_XLSX_MAX_ROWS = 2
+
+    job_id = api.client("analyst").get(VIOLATIONS, {"format": "xlsx", "async": "1"}).json()["id"]
+
+    job = api.client("analyst").get(f"{JOBS}{job_id}/").json()
+    assert job["state"] == "failed" and job["result_url"] is None and job["result"] is None
+    assert job["error"].startswith("3 violations match, more than the 2 an XLSX export can hold.")
+    assert exported_files(media) == []
+    assert_error(api.client("analyst").get(f"{JOBS}{job_id}/download/"), 404)
+
+
+def test_a_failed_export_removes_the_file_it_had_stored(api, memo, immediate, media, monkeypatch):
+    from compliance.jobs.running import JobContext
+
+    real = JobContext.save_output
+
+    def save_then_break(self, filename, content):
+        real(self, filename, content)
+        raise RuntimeError("lost the storage")
+
+    monkeypatch.setattr(JobContext, "save_output", save_then_break)
+
+    job_id = api.client("analyst").get(VIOLATIONS, {"format": "geojson", "async": "1"}).json()["id"]
+
+    job = Job.objects.get(pk=job_id)
+    assert job.state == JobState.FAILED and not job.output_file
+    assert exported_files(media) == [], "no half-written result is left in storage"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_is_seen_outside_the_transaction_of_the_job_while_it_runs():
+    from compliance.jobs.progress import ProgressWriter
+
+    job = Job.objects.create(
+        kind=JobKind.EXPORT, requested_by=UserFactory(), state=JobState.RUNNING, started_at=datetime.now(UTC)
+    )
+    writer = ProgressWriter(job.pk)
+    try:
+        with transaction.atomic():
+            Report.objects.exists()  # the job's transaction has begun and read
+
+            assert writer.write(done=5, total=10, message="Half way.")
+
+            seen = Job.objects.values_list("progress_done", "progress_total", "progress_message").get()
+            transaction.set_rollback(True)
+    finally:
+        writer.close()
+    assert seen == (5, 10, "Half way.")
+    assert Job.objects.values_list("progress_done", flat=True).get() == 5, "written outside the rolled-back work"
