@@ -114,8 +114,9 @@ def import_violations_job(context, job_id: str) -> dict:
 
 
 def import_job_start(*, file, file_name: str, agreement, user) -> Job:
-    """Queue a real (not dry) import of `file` (a binary file object) into `agreement`, as `user`."""
-    parameters = {"agreement": agreement.slug, "file_name": file_name}
+    """Queue a real (not dry) import of `file` (a binary file object) into `agreement` (one, or its slug), as
+    `user`."""
+    parameters = {"agreement": getattr(agreement, "slug", agreement), "file_name": file_name}
     return job_start(
         kind=JobKind.IMPORT,
         task=import_violations_job,

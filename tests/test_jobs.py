@@ -7,14 +7,22 @@ the real database backend, and one runs `manage.py db_worker --batch` in a subpr
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import OperationalError, transaction
+from django.urls import reverse
 from django_tasks import TaskContext
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
+from agreements.jobs import import_job_start
+from agreements.models import Violation
 from compliance.jobs.models import Job, JobKind, JobState
 from reports.models import Report
 from tests.api_helpers import assert_error
@@ -403,3 +411,113 @@ def test_progress_is_seen_outside_the_transaction_of_the_job_while_it_runs():
         writer.close()
     assert seen == (5, 10, "Half way.")
     assert Job.objects.values_list("progress_done", flat=True).get() == 5, "written outside the rolled-back work"
+
+
+# --- imports (the admin page) -------------------------------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parent / "data"
+GOOD = DATA / "acled_sochi_good.csv"  # five good rows
+ONE_BAD_ROW = DATA / "acled_sochi_one_bad_row.csv"
+IMPORT_URL = "admin:agreements_violation_import"
+
+
+@pytest.fixture
+def sochi(db):
+    call_command("load_sochi", stdout=io.StringIO())
+
+
+@pytest.fixture
+def monitor(db):
+    user = UserFactory(username="monitor-importer", is_staff=True)
+    user.groups.add(Group.objects.get(name="monitor"))
+    return user
+
+
+def preview(client, path: Path) -> str:
+    upload = SimpleUploadedFile(path.name, path.read_bytes(), content_type="text/csv")
+    response = client.post(reverse(IMPORT_URL), {"file": upload, "agreement": "sochi-2018", "dry_run": "on"})
+    assert response.status_code == 200 and response.context["token"], response.content[:500]
+    return response.context["token"]
+
+
+def stored_uploads(media) -> list:
+    return [path for path in (media / "imports").rglob("*") if path.is_file()] if media.exists() else []
+
+
+def test_the_admin_imports_in_the_background_when_asked(
+    sochi, monitor, client, immediate, media, django_capture_on_commit_callbacks
+):
+    client.force_login(monitor)
+    before = Violation.objects.count()
+    token = preview(client, GOOD)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse(IMPORT_URL), {"token": token, "background": "1"})
+
+    job = Job.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("admin:compliance_job_change", args=[job.pk])
+    assert job.kind == JobKind.IMPORT and job.state == JobState.SUCCEEDED, job.error
+    assert job.result["violations"] == 5 and len(job.result["violation_ids"]) == 5
+    assert Violation.objects.count() == before + 5 == Violation.objects.filter(reported_by=monitor).count() + before
+    assert job.progress_done == job.progress_total == 5
+    assert not job.input_file and stored_uploads(media) == [], "the upload is not kept once imported"
+    page = client.get(response["Location"]).content.decode()
+    assert "5 violations imported" in page and "data-job-poll-url" not in page
+
+
+def test_a_large_file_is_imported_by_a_worker_and_its_page_follows_the_job(
+    sochi, monitor, client, queued, media, settings, django_capture_on_commit_callbacks
+):
+    settings.IMPORT_INLINE_MAX_ROWS = 3
+    client.force_login(monitor)
+    token = preview(client, GOOD)
+
+    response = client.post(reverse(IMPORT_URL), {"token": token})
+
+    job = Job.objects.get()
+    assert job.state == JobState.QUEUED and job.parameters == {"agreement": "sochi-2018", "file_name": GOOD.name}
+    assert [path.name for path in stored_uploads(media)] == [GOOD.name]
+    page = client.get(response["Location"]).content.decode()
+    assert f'data-job-poll-url="/api/v1/jobs/{job.pk}/"' in page and "job_progress.js" in page
+    polled = client.get(f"{JOBS}{job.pk}/")  # what the page's script reads, with the admin session
+    assert polled.status_code == 200 and polled.json()["state"] == "queued"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert work_off() == 1
+
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED and job.result["violations"] == 5
+    assert (job.progress_done, job.progress_total) == (5, 5) and stored_uploads(media) == []
+    assert "data-job-poll-url" not in client.get(response["Location"]).content.decode()
+
+
+def test_an_import_job_with_bad_rows_imports_nothing_and_lists_the_errors(
+    sochi, monitor, immediate, media, django_capture_on_commit_callbacks
+):
+    before = Violation.objects.count()
+
+    with ONE_BAD_ROW.open("rb") as file, django_capture_on_commit_callbacks(execute=True):
+        job = import_job_start(file=file, file_name=ONE_BAD_ROW.name, agreement="sochi-2018", user=monitor)
+
+    assert job.state == JobState.FAILED and job.result is None
+    lines = job.error.splitlines()
+    assert lines[0] == "Nothing was imported: 1 row with errors."
+    assert lines[1].startswith("row 4: actor1: no actor named 'Wagner Group'")
+    assert Violation.objects.count() == before and stored_uploads(media) == []
+
+
+def test_the_admin_lists_my_jobs_and_hides_other_peoples(sochi, monitor, client, queued, media):
+    other = UserFactory(username="other-monitor", is_staff=True)
+    other.groups.add(Group.objects.get(name="monitor"))
+    with GOOD.open("rb") as file:
+        mine = import_job_start(file=file, file_name="mine.csv", agreement="sochi-2018", user=monitor)
+    with GOOD.open("rb") as file:
+        theirs = import_job_start(file=file, file_name="theirs.csv", agreement="sochi-2018", user=other)
+    client.force_login(monitor)
+
+    listing = client.get(reverse("admin:compliance_job_changelist"))
+
+    assert listing.status_code == 200
+    assert list(listing.context["cl"].result_list) == [mine]
+    assert client.get(reverse("admin:compliance_job_change", args=[theirs.pk])).status_code == 302
+    assert reverse("admin:compliance_job_changelist") in client.get(reverse("admin:index")).content.decode()
