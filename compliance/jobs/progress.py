@@ -4,10 +4,12 @@ A job's work runs in one transaction (nothing is kept unless all of it is), and 
 others only when it commits, so progress written through the job's own connection would appear all at once at the
 end. Inside a transaction the progress goes through a second connection of its own, in autocommit mode:
 
-- PostgreSQL: always seen at once (the job's transaction does not lock its `Job` row).
-- SQLite (WAL, see settings): seen at once while the job's transaction has only read (exports, reports); once it
-  has written (imports), SQLite's single writer lock refuses the second connection, and progress shows again when
-  the job ends. A refused write is dropped, never waited for: progress is a hint, the outcome is written anyway.
+- PostgreSQL: seen at once (the job's transaction does not lock its `Job` row). A write that would wait on a lock
+  is dropped after 200 ms instead: progress is a hint, the outcome is written anyway.
+- SQLite (the development database): not written while the job's transaction is open, so the progress shows its
+  start and its end. SQLite has one writer: while the job has written (imports) a second connection cannot write,
+  and a commit from a second connection while the job has only read (exports, reports) makes the job's own final
+  write fail ("database is locked": its read snapshot is stale), as the worker test found.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class ProgressWriter:
                 progress_done=done, progress_total=total, progress_message=message
             )
             return True
-        if self._refused:
+        if self._refused or connection.vendor != "postgresql":
             return False
         try:
             side = self._connection()
@@ -47,8 +49,8 @@ class ProgressWriter:
                     [done, total, message, Job._meta.pk.get_db_prep_value(self.job_id, side), JobState.RUNNING],
                 )
         except DatabaseError as exc:
-            # Only SQLite refuses (its one writer is this job): stop trying until the job's transaction ends.
-            logger.debug("Progress of job %s not written now: %s", self.job_id, exc)
+            # A lock timeout, or the server gone: stop trying until the job ends (its outcome is written anyway).
+            logger.info("Progress of job %s not written now: %s", self.job_id, exc)
             self._refused = True
             return False
         return True
@@ -56,14 +58,10 @@ class ProgressWriter:
     def _connection(self):
         if self._side is None:
             main = connections[DEFAULT_DB_ALIAS]
-            settings_dict = {**main.settings_dict, "OPTIONS": dict(main.settings_dict.get("OPTIONS", {}))}
-            if main.vendor == "sqlite":
-                settings_dict["OPTIONS"]["timeout"] = 0  # refused at once rather than waiting on the job's lock
-            self._side = type(main)(settings_dict, alias=f"{DEFAULT_DB_ALIAS}-job-progress")
-            if main.vendor == "postgresql":
-                with self._side.cursor() as cursor:
-                    # Never wait on a lock this job's own transaction might hold: drop the write instead.
-                    cursor.execute("SET lock_timeout = '200ms'")
+            self._side = type(main)(dict(main.settings_dict), alias=f"{DEFAULT_DB_ALIAS}-job-progress")
+            with self._side.cursor() as cursor:
+                # Never wait long on a lock this job's own transaction might hold: drop the write instead.
+                cursor.execute("SET lock_timeout = '200ms'")
         return self._side
 
     def close(self) -> None:
