@@ -1,12 +1,14 @@
 // Follows a running job on its admin page: polls the job's API URL (the admin session authenticates it), moves the
 // progress bar and message, and reloads the page once the job has succeeded or failed, to show its outcome.
-(function () {
+// The admin loads this in <head>, before the page it acts on exists.
+document.addEventListener("DOMContentLoaded", function () {
   "use strict";
   const holder = document.querySelector("[data-job-poll-url]");
   if (!holder) {
     return;
   }
   const url = holder.dataset.jobPollUrl;
+  const heading = holder.querySelector("h2");
   const bar = holder.querySelector("progress");
   const text = holder.querySelector(".job-progress-text");
   const message = holder.querySelector(".job-progress-message");
@@ -18,6 +20,7 @@
     } else {
       bar.value = progress.percent;
     }
+    heading.textContent = job.state === "queued" ? "Waiting for a worker" : "Running";
     text.textContent = progress.done + " / " + (progress.total === null ? "?" : progress.total);
     message.textContent = progress.message;
   }
@@ -44,4 +47,4 @@
   }
 
   window.setTimeout(poll, 500);
-})();
+});
