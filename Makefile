@@ -25,12 +25,18 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # The demo runs with DEBUG on (a development server on localhost); production settings come from the environment.
+# Background jobs (reports, exports, imports asked for async) run in `manage.py db_worker`, started beside the
+# server in a session of its own (os.setsid: its code reloader's child goes with it) and ended with the server,
+# whether it stops or Ctrl-C stops it.
 run: export DEBUG ?= 1
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_sochi
 	$(PY) manage.py ensure_admin
-	@echo "Serving the admin at http://$(HOST):$(PORT)/admin/"
+	@echo "Serving the admin at http://$(HOST):$(PORT)/admin/ ; background jobs run in manage.py db_worker"
+	@$(PY) -c 'import os, sys; os.setsid(); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])' \
+		manage.py db_worker & worker=$$!; \
+	trap 'kill -TERM -$$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install-dev

@@ -144,3 +144,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         if len(selected) > len(to_revoke):
             message += f" {len(selected) - len(to_revoke)} were already revoked."
         self.message_user(request, message, messages.SUCCESS)
+
+
+# Registers the background jobs' admin (kept beside the rest of compliance/jobs/).
+import compliance.jobs.admin  # noqa: E402, F401

@@ -98,3 +98,9 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.request} → {self.status})"
+
+
+# Background jobs live in their own module; Django finds models through the app's `models` module.
+from compliance.jobs.models import Job, JobKind, JobState  # noqa: E402
+
+__all__ = ["ApiToken", "IdempotencyRecord", "Job", "JobKind", "JobState"]

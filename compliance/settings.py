@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "simple_history",
     "csp",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "compliance",
     "agreements",
     "reports",
@@ -127,8 +129,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Concurrent writers (runserver threads, tests with a live server) wait instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Concurrent writers (runserver threads, the job worker, tests with a live server) wait instead of failing at
+    # once. WAL lets a job's progress be written while another connection reads (compliance/jobs/progress.py).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, init_command="PRAGMA journal_mode=WAL;")
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     # An unreachable server fails a connection attempt after this long, not after the OS's TCP timeout (minutes).
@@ -227,6 +230,21 @@ API_CSV_MAX_ROWS = int(os.environ.get("API_CSV_MAX_ROWS", "1000000"))
 IDEMPOTENCY_TTL_HOURS = int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "48"))
 if IDEMPOTENCY_TTL_HOURS < 24:
     raise ImproperlyConfigured("IDEMPOTENCY_TTL_HOURS must be at least 24: clients may retry for a day.")
+
+# Background jobs (compliance/jobs/): queued in the database, run by `manage.py db_worker` (make run starts one).
+# TASKS_BACKEND=django_tasks.backends.immediate.ImmediateBackend runs every job inside the request instead.
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+# A job that fails on a transient database error (lost connection, lock timeout, serialization failure) is queued
+# again, this many attempts in all, the n-th retry after n × JOB_RETRY_DELAY_SECONDS.
+JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
+JOB_RETRY_DELAY_SECONDS = int(os.environ.get("JOB_RETRY_DELAY_SECONDS", "30"))
+# The admin's import runs as a job (with a progress bar) past this many rows, or when asked.
+IMPORT_INLINE_MAX_ROWS = int(os.environ.get("IMPORT_INLINE_MAX_ROWS", "500"))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Treaty-compliance tracker API",

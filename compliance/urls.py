@@ -7,6 +7,7 @@ from rest_framework.routers import SimpleRouter
 from agreements.views import source_file
 from compliance import views
 from compliance.api.docs import RedocView, SwaggerView
+from compliance.jobs.api import JobViewSet
 from reports.api.compliance import AssessmentViewSet, ComplianceTimelineView, ComplianceView
 from reports.api.reports import ReportViewSet
 from reports.api.stats import ViolationStatsView
@@ -25,6 +26,10 @@ reports_router.register("reports", ReportViewSet, basename="report")
 assessments_router = SimpleRouter()
 assessments_router.register("assessments", AssessmentViewSet, basename="assessment")
 
+# Background jobs (compliance/jobs/); a SimpleRouter for the same reason.
+jobs_router = SimpleRouter()
+jobs_router.register("jobs", JobViewSet, basename="job")
+
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
@@ -40,6 +45,7 @@ urlpatterns = [
         name="agreement-compliance-timeline",
     ),
     path("api/v1/", include(assessments_router.urls)),
+    path("api/v1/", include(jobs_router.urls)),
     path("api/v1/", include("agreements.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(**public), name="schema"),
     path("api/docs/", SwaggerView.as_view(url_name="schema", **public), name="docs"),

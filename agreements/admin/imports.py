@@ -7,6 +7,10 @@ admin index (see `agreements.admin.pages`). Needs the "add violation" permission
 The file previewed is kept in a private temporary directory (not under MEDIA_ROOT, which may be served), keyed
 by a random token held in the user's session, so "Import" imports exactly the file that was previewed without
 uploading it again. Files left behind by previews never confirmed are removed after `KEEP_SECONDS`.
+
+The confirmed import runs in the request for a small file; for a file of more than `IMPORT_INLINE_MAX_ROWS` rows,
+or when asked ("Import in the background"), it is handed to a background job (agreements/jobs.py): the file is
+stored with the job, and the page goes to the job's admin page, whose progress bar follows the import row by row.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ import time
 from pathlib import Path
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from agreements.admin.pages import add_page
 from agreements.importing import ImportReport, import_violations
+from agreements.jobs import import_job_start
 from agreements.models import Agreement, Violation
 from agreements.services import permissions
 
@@ -55,7 +62,7 @@ class ImportForm(forms.Form):
         return upload
 
 
-def _store(request, upload, agreement: Agreement) -> str:
+def _store(request, upload, agreement: Agreement, rows: int) -> str:
     """Keep the uploaded file for the confirming POST; return the token that names it in the session."""
     UPLOAD_DIR.mkdir(mode=0o700, exist_ok=True)
     now = time.time()
@@ -68,7 +75,7 @@ def _store(request, upload, agreement: Agreement) -> str:
         for chunk in upload.chunks():
             out.write(chunk)
     pending = request.session.get(SESSION_KEY, {})
-    pending[token] = {"path": str(target), "name": upload.name, "agreement": agreement.slug}
+    pending[token] = {"path": str(target), "name": upload.name, "agreement": agreement.slug, "rows": rows}
     request.session[SESSION_KEY] = pending
     return token
 
@@ -102,6 +109,7 @@ def import_view(request):
         "report": None,
         "token": None,
         "file_name": "",
+        "inline_max_rows": settings.IMPORT_INLINE_MAX_ROWS,
     }
     if request.method == "POST" and request.POST.get("token"):
         entry = _take(request, request.POST["token"])
@@ -110,6 +118,8 @@ def import_view(request):
             context["form"] = ImportForm()
             return TemplateResponse(request, "admin/agreements/import.html", context)
         path = Path(entry["path"])
+        if request.POST.get("background") or entry.get("rows", 0) > settings.IMPORT_INLINE_MAX_ROWS:
+            return _import_in_background(request, entry, path)
         try:
             report = import_violations(file=path, agreement=entry["agreement"], user=request.user, dry_run=False)
         finally:
@@ -125,11 +135,21 @@ def import_view(request):
         report = import_violations(file=upload, agreement=agreement, user=request.user, dry_run=dry_run)
         if dry_run and report.ok:
             upload.seek(0)
-            context["token"] = _store(request, upload, agreement)
+            context["token"] = _store(request, upload, agreement, len(report.rows))
         context.update(report=report, file_name=upload.name, rows=_rows(report))
         _announce(request, report)
     context["form"] = form
     return TemplateResponse(request, "admin/agreements/import.html", context)
+
+
+def _import_in_background(request, entry: dict, path: Path):
+    try:
+        with path.open("rb") as file:
+            job = import_job_start(file=file, file_name=entry["name"], agreement=entry["agreement"], user=request.user)
+    finally:
+        path.unlink(missing_ok=True)
+    messages.info(request, f"Importing {entry['name']} into {entry['agreement']} in the background.")
+    return HttpResponseRedirect(reverse("admin:compliance_job_change", args=[job.pk]))
 
 
 def _announce(request, report: ImportReport) -> None:

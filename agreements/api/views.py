@@ -18,11 +18,13 @@ from rest_framework.response import Response
 from agreements import exports, services
 from agreements.api import filters, serializers
 from agreements.api.renderers import CSVRenderer, GeoJSONRenderer, XLSXRenderer
+from agreements.jobs import export_job_start
 from agreements.models import Actor, Agreement, Clause, ControlChange, Patrol, Place, RouteStatus, Violation, Zone
 from agreements.services import permissions
 from compliance.api.conditional import ConditionalGetMixin
 from compliance.api.errors import PreconditionFailed
 from compliance.api.idempotency import IdempotentMixin
+from compliance.jobs.api import accepted, wants_async
 
 
 class PreconditionRequired(APIException):
@@ -205,6 +207,12 @@ FORMAT_PARAMETER = OpenApiParameter(
 COLUMNS_PARAMETER = OpenApiParameter(
     "columns", str, enum=["ours", "acled"], description="With format=csv|xlsx|geojson: our column names or ACLED's."
 )
+ASYNC_EXPORT_PARAMETER = OpenApiParameter(
+    "async",
+    bool,
+    description="With format=csv|xlsx|geojson: 1 (or the header `Prefer: respond-async`) writes the file in a "
+    "background job and answers 202 with the job; its `result_url` downloads the file when it is done.",
+)
 
 
 IF_MATCH_OPTIONAL = OpenApiParameter(
@@ -244,7 +252,7 @@ def _step_schema(summary: str, request_serializer, description: str = STEP_DESCR
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[FORMAT_PARAMETER, COLUMNS_PARAMETER]),
+    list=extend_schema(parameters=[FORMAT_PARAMETER, COLUMNS_PARAMETER, ASYNC_EXPORT_PARAMETER]),
     update=extend_schema(parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True)]),
     partial_update=extend_schema(
         parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True)]
@@ -322,9 +330,10 @@ class ViolationViewSet(RecordViewSet):
         return response
 
     def finalize_response(self, request, response, *args, **kwargs):
-        # An error asked for as CSV or XLSX is still JSON, and says so.
+        # An error asked for as CSV or XLSX is still JSON, and says so; so is the job an async export answers with.
         renderer = getattr(request, "accepted_renderer", None)
-        if response.status_code >= 400 and renderer is not None and renderer.format in {"csv", "xlsx"}:
+        answers_json = response.status_code >= 400 or response.status_code == 202
+        if answers_json and renderer is not None and renderer.format in {"csv", "xlsx", "geojson"}:
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = JSONRenderer.media_type
         return super().finalize_response(request, response, *args, **kwargs)
@@ -414,6 +423,13 @@ class ViolationViewSet(RecordViewSet):
             return super().list(request, *args, **kwargs)
         queryset = self.filter_queryset(self.get_queryset())
         columns = self.export_columns()
+        if wants_async(request):
+            # The filters and columns were checked just above (400 now rather than a failed job later).
+            job = export_job_start(
+                query=request.query_params, fmt=fmt, columns=request.query_params.get("columns", "ours"),
+                user=request.user,
+            )  # fmt: skip
+            return accepted(request, job)
         return self.conditional(request, queryset, lambda: self.export(fmt, queryset, columns))
 
     def export_columns(self):

@@ -9,6 +9,9 @@ Like every URL of the API it ends in a slash; without it a GET is redirected (30
 Reports are never changed or deleted (405). Reading needs reports.view_report; issuing reports.add_report.
 Issuing content identical to an issued report (same hash) returns that report with 200 instead of 201, so a
 retried POST does not make a second copy.
+
+Asked with `?async=1` or `Prefer: respond-async`, a POST is checked at once (400 as usual) and then issued by a
+background job: 202 with the job, `Location: /api/v1/jobs/{id}/`; the finished job links to the report.
 """
 
 from django.http import HttpResponse
@@ -36,8 +39,10 @@ from agreements.models import Actor, Agreement
 from compliance.api.idempotency import IdempotentMixin
 from compliance.api.serializers import StrictFieldsMixin
 from compliance.dates import day_out_of_range
+from compliance.jobs.api import JobSerializer, accepted, wants_async
 from reports import rendering
 from reports.building import FORMATS, report_get_or_issue
+from reports.jobs import report_job_start
 from reports.models import Report
 
 # Part of the download's ETag: bump it when a renderer's output changes, so a cached copy is not taken for the new.
@@ -121,6 +126,19 @@ class ReportFilter(filters.FilterSet):
         fields = ["agreement", "actor", "issued_after", "issued_before"]
 
 
+ASYNC_PARAMETER = OpenApiParameter(
+    "async",
+    bool,
+    description="1: issue the report in a background job and answer 202 with the job (as `Prefer: respond-async`).",
+)
+PREFER_HEADER = OpenApiParameter(
+    "Prefer",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="`respond-async`: answer 202 with a background job instead of waiting for the report.",
+)
+
 DOWNLOAD_FORMAT = OpenApiParameter(
     "format",
     str,
@@ -173,15 +191,23 @@ class ReportViewSet(
     @extend_schema(
         summary="Issue a report",
         request=ReportIssueSerializer,
+        parameters=[ASYNC_PARAMETER, PREFER_HEADER],
         responses={
             201: ReportSerializer,
             200: OpenApiResponse(ReportSerializer, description="A report with identical content was already issued."),
+            202: OpenApiResponse(JobSerializer, description="Asked for async: the job that issues the report."),
         },
     )
     def create(self, request, *args, **kwargs):
         serializer = ReportIssueSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        if wants_async(request):
+            job = report_job_start(
+                agreement=data["agreement"], start=data["from"], end=data["to"], actor=data.get("actor"),
+                formats=data.get("formats"), user=request.user,
+            )  # fmt: skip
+            return accepted(request, job)
         report, created = report_get_or_issue(
             agreement=data["agreement"],
             start=data["from"],

@@ -136,3 +136,43 @@ def test_a_monitor_records_a_reviewer_verifies_and_the_api_says_verified(transac
     assert body["status"] == "verified"
     assert body["verified_by"] == "reviewer-rami"
     assert {s["grade"] for s in body["sources"]} == {"B2", "F6"}
+
+
+def test_a_large_import_runs_as_a_job_whose_page_follows_it_until_it_is_done(
+    transactional_db, live_server, browser, shots, settings, tmp_path
+):
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    from compliance.jobs.models import Job
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.IMPORT_INLINE_MAX_ROWS = 3
+    call_command("load_sochi", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    # A superuser: the role groups come from migrations, and the test before this one flushed them.
+    UserFactory(username="importer", is_staff=True, is_superuser=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    log_in(page, live_server, "importer")
+
+    page.goto(f"{live_server.url}/admin/agreements/import-violations/")
+    page.set_input_files("#id_file", str(Path(__file__).resolve().parent.parent / "data" / "acled_sochi_good.csv"))
+    page.select_option("#id_agreement", "sochi-2018")
+    page.click("#import-form input[type=submit]")
+    page.click("#confirm-import input[name=background]")
+    page.wait_for_selector("#job-progress h2:has-text('Waiting for a worker')")
+    page.screenshot(path=shots / "6-import-job-waiting.png", full_page=True)
+
+    # What `manage.py db_worker` does, while the page keeps polling.
+    worker = Worker(
+        queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
+        max_tasks=None, worker_id="e2e-worker", excluded_queue_names=[],
+    )  # fmt: skip
+    task = DBTaskResult.objects.ready().get()
+    task.claim(worker.worker_id)
+    worker.run_task(task)
+
+    page.wait_for_selector("text=5 violations imported", timeout=15_000)  # the page reloaded by itself
+    page.screenshot(path=shots / "7-import-job-done.png", full_page=True)
+    assert Job.objects.get().result["violations"] == 5
+    assert page.locator("#job-progress").count() == 0
