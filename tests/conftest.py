@@ -1,4 +1,8 @@
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.operations import RunPython
+from pytest_django.plugin import blocking_manager_key
 
 from tests.api_helpers import Api
 from tests.factories import UserFactory
@@ -18,3 +22,34 @@ def superuser(db):
 def api(db) -> Api:
     """A user per role with a token each, for API tests; see tests/api_helpers.py."""
     return Api()
+
+
+OUR_APPS = {"agreements", "reports", "compliance"}
+
+
+def replay_role_migrations() -> None:
+    """The roles (groups and their permissions) are data written by our migrations; a transactional test flushes
+    them with everything else. Replays those data migrations, in migration order, on the flushed database."""
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
+    state_apps = executor.loader.project_state().apps
+    for migration, _ in plan:
+        if migration.app_label not in OUR_APPS:
+            continue
+        for operation in migration.operations:
+            if isinstance(operation, RunPython):
+                operation.code(state_apps, None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a test that really commits, the database is flushed in its teardown: the roles are put back then, once,
+    so that whatever runs next finds them (tests that need them ask for groups by name)."""
+    yield
+    marker = item.get_closest_marker("django_db")
+    flushed = {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ())) or (
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    if flushed:
+        with item.config.stash[blocking_manager_key].unblock():
+            replay_role_migrations()

@@ -89,6 +89,9 @@ def test_csv_is_the_python_csv_with_filters_and_ordering(api, violations, copy_c
     assert by_uuid[str(violations[2].uuid)][text] == "'-2 dead"
 
 
+# Really committed, with no transaction around the test: closing a response closes the request's database
+# connection (returned to the pool on PostgreSQL), as on a server.
+@pytest.mark.django_db(transaction=True)
 def test_a_csv_cut_short_by_the_client_leaves_the_connection_to_the_next_request(api, violations, monkeypatch):
     monkeypatch.setattr("agreements.exports.STREAM_CHUNK_BYTES", 1)
     client = api.client("analyst")
