@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev lint format bench clean
+.PHONY: run test install install-dev lint format bench fuzz clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,3 +56,9 @@ clean:
 # Benchmarks print their figures; BENCH_VIOLATIONS (default 20000) and DATABASE_URL choose the data and engine.
 bench: install-dev
 	$(PY) benchmarks/run.py
+
+# Schemathesis against the app under gunicorn, on a PostgreSQL database of its own (FUZZ_POSTGRES_URL names the
+# server, default postgres://postgres@127.0.0.1:5432/postgres); exits non-zero on any failure. See benchmarks/fuzz.py.
+FUZZ_ARGS ?= --max-examples 25 --workers 2 --seed 8
+fuzz: install-dev
+	$(PY) benchmarks/fuzz.py $(FUZZ_ARGS)

@@ -404,7 +404,8 @@ class _Lookups:
         known = self.by_model[model]
         missing = set(ids) - known.keys()
         if missing:
-            known.update(model.objects.in_bulk(missing))
+            # Every linked row, retired ones included: a violation still cites the clause or source it cited.
+            known.update(model._base_manager.in_bulk(missing))
         return known
 
 

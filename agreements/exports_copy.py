@@ -1,12 +1,17 @@
 """The CSV export at the database's speed: on PostgreSQL, `COPY (SELECT …) TO STDOUT WITH (FORMAT csv)` of a SELECT
 whose cells are the very text `exports.iter_csv` writes, streamed to the client in chunks.
 
-The SELECT has two layers. Inside, the filtered queryset as Django compiles it (its filters, joins, parameters and
-ORDER BY), selecting raw values. Outside, hand-written SQL: one LATERAL sub-select per many-to-many link (read once
-per row, shared by the cells built from it), the cells' formatting, and the queryset's ordering again, on the inner
-query's columns. That outer ORDER BY is what guarantees the order; it costs nothing, because the inner query sorts
-its narrow rows (or walks an index) and the LATERALs, nested loops over them, keep that order, which PostgreSQL
-knows. The first rows leave before the last are read, and memory does not grow with the rows.
+The SELECT has two layers. Inside, the filtered queryset as Django compiles it (its filters, joins and parameters),
+selecting raw values. Outside, hand-written SQL: each many-to-many link table aggregated once, grouped by violation,
+over the exported violations' ids only (the same queryset's ids, computed once, semi-joined: by index for a few
+rows, by hash for many), joined to the rows; the cells' formatting; and the queryset's ordering, on the inner query's
+columns, which is what guarantees the order of the rows.
+
+Set-based rather than row by row: a LATERAL sub-select per link and row streamed its first row at once, but for a
+million rows in an order unrelated to the table's (started_at) its index lookups, one random page each, took twice
+as long (26 s against 15 s on a busy 2-core machine): too close to the worker's 30 s. Now the first row waits for the
+aggregates (the BOM and header line are sent before, as soon as the SELECT is built), PostgreSQL's memory is bounded by
+work_mem (`configure`), and the Python side holds one chunk at a time.
 
 What keeps the bytes identical to `iter_csv` (tests/agreements/test_exports_copy.py compares them):
 
@@ -20,7 +25,7 @@ What keeps the bytes identical to `iter_csv` (tests/agreements/test_exports_copy
 - Actors and clauses are ordered as Python orders them (actors by `exports.name_order`, casefolded then as
   written, which no SQL collation does; clauses by agreement, position, number). Both are reference data, so the
   export reads them first, ranks them in Python and hands the SQL a constant map id → [rank, text…]: a row's links
-  are looked up in it instead of joined, which also halves what a link costs. The map and the rows are read in one
+  are looked up in it instead of joined to those tables. The map and the rows are read in one
   snapshot (REPEATABLE READ), so it cannot miss an actor or clause a row links to.
 - COPY ends rows with LF, csv.writer with CRLF. PostgreSQL sends each row as exactly one CopyData message (its
   protocol says so), so the last byte of each message is the row's end and becomes CRLF; LFs inside quoted cells
@@ -73,13 +78,13 @@ def _formula_codes() -> str:
 
 
 class _Select:
-    """What the cells need, collected while they are written: raw columns of the inner query, LATERAL outputs,
+    """What the cells need, collected while they are written: raw columns of the inner query, link outputs,
     the reference maps, SQL literals (quoted by the connection, so no value is pasted into SQL by hand)."""
 
     def __init__(self, connection, maps: dict[str, dict[int, list]]):
         self.connection = connection
         self.columns: dict[str, str] = {}  # lookup path → its alias in the inner query
-        self.links: dict[str, dict[str, Callable[[_Select], str]]] = {}  # lateral → {output: its aggregate}
+        self.links: dict[str, dict[str, Callable[[_Select], str]]] = {}  # link → {output: its aggregate}
         self._maps = maps
         self._map_literals: dict[str, str] = {}
         self._formula_codes = _formula_codes()
@@ -97,9 +102,9 @@ class _Select:
         alias = self.columns.setdefault(path, "x_" + path.replace("__", "_"))
         return f"f.{alias}"
 
-    def link(self, lateral: str, output: str) -> str:
-        self.links.setdefault(lateral, {})[output] = _LATERALS[lateral][1][output]
-        return f"{lateral}.{output}"
+    def link(self, link: str, output: str) -> str:
+        self.links.setdefault(link, {})[output] = _LINKS[link][1][output]
+        return f"{link}.{output}"
 
     def escaped(self, text_sql: str) -> str:
         """escape_cell in SQL; `text_sql` is written three times, so give it a column, not an expression.
@@ -166,8 +171,8 @@ def _coordinate(axis: str) -> Cell:
     return cell
 
 
-def _linked(lateral: str, output: str) -> Cell:
-    return lambda s: s.escaped(s.link(lateral, output))
+def _linked(link: str, output: str) -> Cell:
+    return lambda s: s.escaped(s.link(link, output))
 
 
 def _mapped(s: _Select, path: str, mapping: dict, otherwise: str | None = None) -> str:
@@ -286,16 +291,18 @@ CELLS: dict[Column, Cell] = {
 }
 
 
-# --- the many-to-many links, one LATERAL sub-select each ---------------------------------------------------------
-# Each is (FROM … WHERE for the row f, {output: aggregate}); only the outputs some cell asked for are selected.
-# Outputs are the cells' final text, so that a cell reads a column; outputs over the same ordered array_agg cost a
-# single aggregate (PostgreSQL computes identical aggregate calls once).
+# --- the many-to-many links, aggregated once per link table ------------------------------------------------------
+# Each is (rows: its key and FROM … for the exported violations' ids, {output: aggregate}); copy_select groups the
+# rows by violation and joins the result to f. Only the outputs some cell asked for are selected. Outputs are the
+# cells' final text, so that a cell reads a column; outputs over the same ordered array_agg cost a single aggregate
+# (PostgreSQL computes identical aggregate calls once).
 
 
-def _links_from(relation: str) -> Callable[[_Select], str]:
-    def sql(s: _Select) -> str:
+def _links_rows(relation: str) -> Callable[[_Select, str], tuple[str, str]]:
+    def sql(s: _Select, ids: str) -> tuple[str, str]:
         through = getattr(Violation, relation).through
-        return f"FROM {s.name(through)} AS t WHERE t.{s.name(through, 'violation')} = {s.col('pk')}"
+        key = f"t.{s.name(through, 'violation')}"
+        return key, f"FROM {s.name(through)} AS t WHERE {key} IN ({ids})"
 
     return sql
 
@@ -320,12 +327,16 @@ def _actor_outputs(relation: str) -> dict[str, Callable[[_Select], str]]:
     }
 
 
-def _citations_from(s: _Select) -> str:
+def _citations(s: _Select, ids: str) -> str:
+    key = f"t.{s.name(ViolationSource, 'violation')}"
     return (
         f"FROM {s.name(ViolationSource)} AS t JOIN {s.name(Source)} AS src "
-        f"ON src.id = t.{s.name(ViolationSource, 'source')} "
-        f"WHERE t.{s.name(ViolationSource, 'violation')} = {s.col('pk')}"
+        f"ON src.id = t.{s.name(ViolationSource, 'source')} WHERE {key} IN ({ids})"
     )
+
+
+def _citations_rows(s: _Select, ids: str) -> tuple[str, str]:
+    return f"t.{s.name(ViolationSource, 'violation')}", _citations(s, ids)
 
 
 def _source_lines(s: _Select) -> str:
@@ -340,23 +351,23 @@ def _source_lines(s: _Select) -> str:
     return f"string_agg(rtrim({line}, {s.literal(PYTHON_WHITESPACE)}), ' | ' ORDER BY t.id)"
 
 
-def _publishers_from(s: _Select) -> str:
+def _publishers_rows(s: _Select, ids: str) -> tuple[str, str]:
     # exports._publishers: each publisher once, in the order of its first citation.
-    return (
-        f"FROM (SELECT src.{s.name(Source, 'publisher')} AS publisher, min(t.id) AS first "
-        f"{_citations_from(s)} GROUP BY 1) AS p"
+    return "p.vid", (
+        f"FROM (SELECT t.{s.name(ViolationSource, 'violation')} AS vid, src.{s.name(Source, 'publisher')} AS "
+        f"publisher, min(t.id) AS first {_citations(s, ids)} GROUP BY 1, 2) AS p"
     )
 
 
-_LATERALS: dict[str, tuple[Callable[[_Select], str], dict[str, Callable[[_Select], str]]]] = {
-    "perpetrators": (_links_from("perpetrators"), _actor_outputs("perpetrators")),
-    "affected": (_links_from("affected_actors"), _actor_outputs("affected_actors")),
+_LINKS: dict[str, tuple[Callable[[_Select, str], tuple[str, str]], dict[str, Callable[[_Select], str]]]] = {
+    "perpetrators": (_links_rows("perpetrators"), _actor_outputs("perpetrators")),
+    "affected": (_links_rows("affected_actors"), _actor_outputs("affected_actors")),
     "clauses": (
-        _links_from("clauses"),
+        _links_rows("clauses"),
         {"numbers": _ordered("clauses", "clause", 1, "array_to_string({items}, '; ')")},
     ),
-    "sources": (_citations_from, {"lines": _source_lines}),
-    "publishers": (_publishers_from, {"names": lambda s: "string_agg(p.publisher, '; ' ORDER BY p.first)"}),
+    "sources": (_citations_rows, {"lines": _source_lines}),
+    "publishers": (_publishers_rows, {"names": lambda s: "string_agg(p.publisher, '; ' ORDER BY p.first)"}),
 }
 
 
@@ -424,15 +435,25 @@ def copy_select(queryset: QuerySet, columns: Sequence[Column]) -> str:
     select = _Select(connection, _maps(queryset.db))
     cells = ",\n  ".join(CELLS[column](select) for column in columns)
     order = ", ".join(f"{select.col(name)} {'DESC' if desc else 'ASC'}" for name, desc in _ordering(queryset))
-    laterals = "".join(
-        f"\nLEFT JOIN LATERAL (SELECT {', '.join(f'{sql(select)} AS {output}' for output, sql in outputs.items())} "
-        f"{_LATERALS[lateral][0](select)}) AS {lateral} ON true"
-        for lateral, outputs in list(select.links.items())
-    )
-    # Compiled last: the cells, the ordering and the LATERALs above have named every column it must select.
-    inner = queryset.values(**{alias: F(path) for path, alias in select.columns.items()})
-    inner_sql = connection.ops.compose_sql(*inner.query.sql_with_params())
-    return f"SELECT\n  {cells}\nFROM ({inner_sql}) AS f{laterals}" + (f"\nORDER BY {order}" if order else "")
+    unordered = queryset.order_by()  # the outer ORDER BY orders; an inner one would only sort the rows twice
+    joins = []
+    for link, outputs in select.links.items():
+        key, rows = _LINKS[link][0](select, "SELECT ids.id FROM ids")
+        aggregates = ", ".join(f"{sql(select)} AS {output}" for output, sql in outputs.items())
+        joins.append(
+            f"\nLEFT JOIN (SELECT {key} AS vid, {aggregates} {rows} GROUP BY {key}) AS {link} "
+            f"ON {link}.vid = {select.col('pk')}"
+        )
+    # Compiled last: the cells, the ordering and the joins above have named every column it must select.
+    inner = unordered.values(**{alias: F(path) for path, alias in select.columns.items()})
+    sql = f"SELECT\n  {cells}\nFROM ({connection.ops.compose_sql(*inner.query.sql_with_params())}) AS f"
+    sql += "".join(joins) + (f"\nORDER BY {order}" if order else "")
+    if not joins:
+        return sql
+    # The exported ids, filtered once for all the links: a filter no index serves (a date of a timestamp, a word
+    # in the description) is a scan of the table, which inlined it would be per link.
+    ids = connection.ops.compose_sql(*unordered.values("pk").query.sql_with_params())
+    return f"WITH ids (id) AS MATERIALIZED ({ids})\n{sql}"
 
 
 def iter_csv_copy(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[bytes]:
@@ -447,6 +468,15 @@ def iter_csv_copy(queryset: QuerySet, columns: Sequence[Column]) -> Iterator[byt
     return _copy_chunks(queryset, tuple(columns))
 
 
+def configure(cursor) -> None:
+    """The export's settings, local to its transaction (benchmarks/run.py gives its raw COPY the same)."""
+    # JIT would compile this query's many expressions on every export: ~0.4 s more, never won back here.
+    cursor.execute("SELECT set_config('jit', 'off', true)")
+    # The links' aggregates and the final sort spill to disk past work_mem: 16 MB (4 by default) takes a
+    # million-row export from ~17 s to ~13 s; each hash or sort node may use it, so an export uses up to ~0.2 GB.
+    cursor.execute("SELECT set_config('work_mem', '16MB', true)")
+
+
 def _copy_chunks(queryset: QuerySet, columns: tuple[Column, ...]) -> Iterator[bytes]:
     using = queryset.db
     connection = connections[using]
@@ -457,16 +487,16 @@ def _copy_chunks(queryset: QuerySet, columns: tuple[Column, ...]) -> Iterator[by
     with transaction.atomic(using=using), connection.cursor() as cursor:
         if outermost:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        # JIT would compile this query's many expressions on every export: ~0.4 s before the first row, for a query
-        # whose time goes into index lookups. Local: it ends with the transaction.
-        cursor.execute("SELECT set_config('jit', 'off', true)")
+        configure(cursor)
         try:
             select = copy_select(queryset, columns)
         except EmptyResultSet:
             yield header
             return
+        # Sent before the COPY: PostgreSQL answers it only with the first rows, which for a million wait ~15 s for
+        # the aggregates; the client (and any proxy timing out a silent response) sees a started file at once.
+        yield header
         with cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)") as copy:
-            yield header
             rows: list = []
             size = 0
             for row in copy:

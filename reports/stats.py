@@ -29,9 +29,16 @@ MEASURES = {
 }
 
 
+# What parse_group_by takes, for the API schema: comma-separated dimensions, spaces around them and empty items
+# ignored. Only the space itself: a tab or another blank is not "nothing" here, and the schema must say exactly what
+# is refused.
+_DIMENSION = f"({'|'.join(DIMENSIONS)})"
+GROUP_BY_PATTERN = f"^ *({_DIMENSION} *)?(, *({_DIMENSION} *)?)*$"
+
+
 def parse_group_by(value: str) -> list[str]:
-    """'actor,week' → ['actor', 'week']; raises ValueError naming an unknown dimension."""
-    names = [part.strip() for part in (value or "").split(",") if part.strip()]
+    """'actor, week' → ['actor', 'week']; raises ValueError naming an unknown dimension."""
+    names = [part.strip(" ") for part in (value or "").split(",") if part.strip(" ")]
     unknown = [name for name in names if name not in DIMENSIONS]
     if unknown:
         raise ValueError(f"Unknown group_by {', '.join(unknown)}; choose from {', '.join(DIMENSIONS)}.")

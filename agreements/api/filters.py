@@ -1,6 +1,7 @@
 """Filters of the API, declared explicitly per resource. Many-to-many filters use subqueries, so a violation never
 appears twice in a list (or counts twice in a statistic) because it matched through two actors."""
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
@@ -8,6 +9,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from rest_framework.exceptions import ValidationError
 
 from agreements.models import (
@@ -23,7 +25,7 @@ from agreements.models import (
     Violation,
     Zone,
 )
-from compliance.dates import day_out_of_range
+from compliance.dates import DAY_SCHEMA, INSTANT_SCHEMA, day_out_of_range
 
 
 class DayField(forms.DateField):
@@ -36,21 +38,18 @@ class DayField(forms.DateField):
 
 
 class InstantField(IsoDateTimeField):
-    """An ISO 8601 time, taken as UTC: an offset Python reads but PostgreSQL does not (+16:56) is converted here,
-    and one that carries the time past year 1 or 9999 (0001-01-01T00:00+01:00) is a 400, not an overflow."""
+    """An ISO 8601 time, taken as UTC. Its date as written must lie within the accepted range (what the schema's
+    pattern says, and what keeps year 1 or 9999 plus an offset from overflowing); an offset Python reads but
+    PostgreSQL does not (+16:56) is then converted here."""
 
     def to_python(self, value):
         value = super().to_python(value)
         if value is None:
             return None
-        try:
-            value = value.astimezone(UTC)
-        except OverflowError:
-            raise forms.ValidationError("This time is out of range.") from None
         problem = day_out_of_range(value.date())
         if problem:
             raise forms.ValidationError(problem)
-        return value
+        return value.astimezone(UTC)
 
 
 class IdField(forms.IntegerField):
@@ -62,16 +61,66 @@ class IdField(forms.IntegerField):
         super().__init__(*args, **kwargs)
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """true or false; empty is no filter. Django's own reads any other word as "no filter", silently."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if value not in ("true", "false"):
+            raise forms.ValidationError("Give true or false.")
+        return value == "true"
+
+
+# `parameter_schema` is what the schema says of a filter's value (see StrictFilterExtension); the filter's form
+# field refuses with a 400 whatever lies outside it.
 class IdFilter(filters.NumberFilter):
     field_class = IdField
+    parameter_schema = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 
 
 class DateFilter(filters.DateFilter):
     field_class = DayField
+    parameter_schema = DAY_SCHEMA
 
 
 class IsoDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = InstantField
+    parameter_schema = INSTANT_SCHEMA
+
+
+class BooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+    parameter_schema = {"type": "boolean"}
+
+    def __init__(self, *args, **kwargs):
+        # django-filter's widget turns any other word into None before the field sees it.
+        kwargs.setdefault("widget", forms.TextInput)
+        super().__init__(*args, **kwargs)
+
+
+class StrictFilterExtension(DjangoFilterExtension):
+    """drf-spectacular's reading of our filters, corrected where it guesses from the model or says too little:
+
+    - a filter with a `parameter_schema` is documented with it (ids: positive bigints; days and times: within the
+      accepted range);
+    - a choice filter whose choices are words is a string, whatever the model field it is named after (in_zone).
+    """
+
+    priority = 1
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
+        for parameter in parameters:
+            schema = parameter["schema"]
+            if getattr(filter_field, "parameter_schema", None):
+                schema.update(filter_field.parameter_schema)
+            elif isinstance(filter_field, filters.ChoiceFilter) and all(
+                isinstance(value, str) for value in schema.get("enum", [])
+            ):
+                schema["type"] = "string"
+                schema.pop("nullable", None)
+        return parameters
 
 
 def utc_day_start(day: date) -> datetime:
@@ -87,21 +136,28 @@ def actor_q(value: str) -> Q:
     return Q(pk=int(value)) if is_id(value) else Q(slug=value)
 
 
+_DEGREES = r"-?[0-9]{1,3}(\.[0-9]+)?"
+BBOX_PATTERN = f"^{_DEGREES},{_DEGREES},{_DEGREES},{_DEGREES}$"
+
+
 class BBoxFilter(filters.CharFilter):
-    """bbox=min_lon,min_lat,max_lon,max_lat — edges included."""
+    """bbox=min_lon,min_lat,max_lon,max_lat — edges included. Numbers as the schema's pattern spells them: float()
+    alone would also read `1e1`, `inf` or ` 5`, which the schema says are refused."""
+
+    parameter_schema = {"type": "string", "pattern": BBOX_PATTERN}
 
     def __init__(self, *args, lat="latitude", lon="longitude", **kwargs):
         self.lat, self.lon = lat, lon
         kwargs.setdefault("help_text", "min_lon,min_lat,max_lon,max_lat (WGS84 degrees); points on the edge match.")
+        kwargs.setdefault("strip", False)  # " 36,…" is not what the pattern takes
         super().__init__(*args, **kwargs)
 
     def filter(self, qs, value):
         if not value:
             return qs
-        try:
-            min_lon, min_lat, max_lon, max_lat = (float(part) for part in value.split(","))
-        except ValueError:
-            raise ValidationError({"bbox": "bbox takes four numbers: min_lon,min_lat,max_lon,max_lat."}) from None
+        if not re.fullmatch(BBOX_PATTERN, value):
+            raise ValidationError({"bbox": "bbox takes four numbers: min_lon,min_lat,max_lon,max_lat."})
+        min_lon, min_lat, max_lon, max_lat = (float(part) for part in value.split(","))
         if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
             raise ValidationError({"bbox": "bbox must have min ≤ max, longitudes within ±180, latitudes within ±90."})
         return qs.filter(
@@ -136,7 +192,7 @@ class ViolationFilter(filters.FilterSet):
         help_text="Changed after this time (ISO 8601). Includes retracted rows, marked retracted, so a mirror can drop "
         "them.",
     )
-    include_retracted = filters.BooleanFilter(method="filter_noop", help_text="Staff: include retracted rows.")
+    include_retracted = BooleanFilter(method="filter_noop", help_text="Staff: include retracted rows.")
 
     # Bounds as instants on the column itself, so its index serves them; `started_at__date` casts every row.
     def filter_started_from(self, queryset, name, value):

@@ -1,11 +1,11 @@
 """Serializers: reads embed brief related objects; writes accept ids or slugs and go through agreements.services."""
 
-from django.db import transaction
+from django.db import models, transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agreements import services
-from agreements.api.fields import BriefRelatedField
+from agreements.api.fields import AreaField, BriefRelatedField, TermsField
 from agreements.models import (
     Actor,
     Agreement,
@@ -182,6 +182,7 @@ class AgreementSerializer(RecordSerializer):
 
 
 class ClauseSerializer(RecordSerializer):
+    serializer_field_mapping = {**RecordSerializer.serializer_field_mapping, models.JSONField: TermsField}
     agreement = agreement_field()
     obligated_actors = actor_field(many=True, required=False)
 
@@ -215,6 +216,7 @@ class ClauseSerializer(RecordSerializer):
 
 
 class ZoneSerializer(RecordSerializer):
+    serializer_field_mapping = {**RecordSerializer.serializer_field_mapping, models.JSONField: AreaField}
     agreement = agreement_field()
     clause = clause_field(required=False, allow_null=True)
 
@@ -422,6 +424,16 @@ class ViolationSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             expected_version=self.context.get("expected_version"),
             **validated_data,
         )
+
+
+class ViolationUpdateSerializer(ViolationSerializer):
+    """What PUT and PATCH take, for the schema: the violation's own fields. Sources are cited one by one, so an
+    update refuses `new_sources` (ViolationSerializer.validate says so); the view itself uses ViolationSerializer."""
+
+    new_sources = None
+
+    class Meta(ViolationSerializer.Meta):
+        fields = [name for name in ViolationSerializer.Meta.fields if name != "new_sources"]
 
 
 class ReviewNoteSerializer(StrictFieldsMixin, serializers.Serializer):

@@ -4,11 +4,20 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import parse_etags, quote_etag
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import filters as drf_filters
+from rest_framework import serializers as drf_serializers
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
@@ -47,6 +56,24 @@ RETIRE_DESCRIPTION = (
 )
 
 
+RETIRED_PARAMETER = OpenApiParameter(
+    "retired",
+    str,
+    enum=["false", "true", "all"],
+    required=False,
+    description="false (default): the records that stand; true: the retired ones; all: both.",
+)
+IF_MATCH_REQUIRED = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    allow_blank=False,  # an empty If-Match is no If-Match: 428
+    description="The ETag you read: without it the update is refused with 428, and with 412 if the record changed "
+    "since.",
+)
+
+
 class VersionedMixin:
     """Records with a version (places, zones, clauses): the ETag names it, and an edit must send it back in If-Match
     (428 without; 412 when someone saved in between), so a concurrent edit is never silently overwritten."""
@@ -81,10 +108,15 @@ class VersionedMixin:
                 return int(tag[len(prefix) :])
         raise PreconditionFailed(f"If-Match does not name a version of this {obj._meta.verbose_name}; read it again.")
 
+    @extend_schema(parameters=[IF_MATCH_REQUIRED])
     def update(self, request, *args, **kwargs):
         response = super().update(request, *args, **kwargs)
         response["ETag"] = self.version_etag(self.get_queryset().model._base_manager.get(pk=response.data["id"]))
         return response
+
+    @extend_schema(parameters=[IF_MATCH_REQUIRED])
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)
 
 
 class RetirableViewSet(RecordViewSet):
@@ -103,18 +135,21 @@ class RetirableViewSet(RecordViewSet):
         queryset = super().filter_queryset(queryset)
         if self.action != "list":
             return queryset  # a retired record stays readable by its id
-        choice = self.request.query_params.get("retired", "false")
+        choice = self.request.query_params.get("retired") or "false"
         if choice not in {"false", "true", "all"}:
             raise ValidationError({"retired": "retired is false (default), true or all."})
         if choice == "all":
             return queryset
         return queryset.filter(retired_at__isnull=choice == "false")
 
+    @extend_schema(parameters=[RETIRED_PARAMETER])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
     @extend_schema(
         summary="Retire with a reason (never deleted)",
         description=RETIRE_DESCRIPTION,
         request=serializers.RetirementSerializer,
-        parameters=[OpenApiParameter("retired", str, enum=["false", "true", "all"], required=False)],
     )
     @action(detail=True, methods=["post"])
     def retire(self, request, *args, **kwargs):
@@ -251,11 +286,77 @@ def _step_schema(summary: str, request_serializer, description: str = STEP_DESCR
     )
 
 
+# What ?format=geojson sends (agreements.exports.iter_geojson): one Point per violation, the columns as properties.
+FEATURE_COLLECTION = {
+    "type": "object",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "id", "geometry", "properties"],
+                "properties": {
+                    "type": {"type": "string", "enum": ["Feature"]},
+                    "id": {"type": "string", "format": "uuid"},
+                    "geometry": {
+                        "type": "object",
+                        "required": ["type", "coordinates"],
+                        "properties": {
+                            "type": {"type": "string", "enum": ["Point"]},
+                            "coordinates": {
+                                "type": "array",
+                                "items": {"type": "number"},
+                                "minItems": 2,
+                                "maxItems": 2,
+                                "description": "[longitude, latitude]",
+                            },
+                        },
+                    },
+                    "properties": {"type": "object", "description": "The columns (ours or ACLED's), by name."},
+                },
+            },
+        },
+    },
+}
+
+
+# The body is streamed by the view, never serialized: this class only names the schema above, as one object (a
+# dict given as a list's response would be documented wrapped in a page).
+@extend_schema_serializer(many=False)
+class FeatureCollectionSerializer(drf_serializers.Serializer):
+    pass
+
+
+class FeatureCollectionExtension(OpenApiSerializerExtension):
+    target_class = FeatureCollectionSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        return FEATURE_COLLECTION
+
+
 @extend_schema_view(
-    list=extend_schema(parameters=[FORMAT_PARAMETER, COLUMNS_PARAMETER, ASYNC_EXPORT_PARAMETER]),
-    update=extend_schema(parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True)]),
+    list=extend_schema(
+        parameters=[FORMAT_PARAMETER, COLUMNS_PARAMETER, ASYNC_EXPORT_PARAMETER],
+        responses={
+            (200, "application/json"): serializers.ViolationSerializer(many=True),
+            (200, GeoJSONRenderer.media_type): OpenApiResponse(
+                FeatureCollectionSerializer, description="?format=geojson"
+            ),
+            (200, CSVRenderer.media_type): OpenApiResponse(OpenApiTypes.STR, description="?format=csv"),
+            (200, XLSXRenderer.media_type): OpenApiResponse(OpenApiTypes.BINARY, description="?format=xlsx"),
+        },
+    ),
+    update=extend_schema(
+        parameters=[IF_MATCH_REQUIRED],
+        request=serializers.ViolationUpdateSerializer,
+        responses=serializers.ViolationSerializer,
+    ),
     partial_update=extend_schema(
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True)]
+        parameters=[IF_MATCH_REQUIRED],
+        request=serializers.ViolationUpdateSerializer,
+        responses=serializers.ViolationSerializer,
     ),
 )
 class ViolationViewSet(RecordViewSet):
@@ -330,10 +431,11 @@ class ViolationViewSet(RecordViewSet):
         return response
 
     def finalize_response(self, request, response, *args, **kwargs):
-        # An error asked for as CSV or XLSX is still JSON, and says so; so is the job an async export answers with.
+        # An error asked for as GeoJSON, CSV or XLSX is still in the one JSON error shape, and says so; so is the
+        # job an async export answers with.
         renderer = getattr(request, "accepted_renderer", None)
         answers_json = response.status_code >= 400 or response.status_code == 202
-        if answers_json and renderer is not None and renderer.format in {"csv", "xlsx", "geojson"}:
+        if answers_json and renderer is not None and renderer.format in {"geojson", "csv", "xlsx"}:
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = JSONRenderer.media_type
         return super().finalize_response(request, response, *args, **kwargs)
@@ -417,12 +519,21 @@ class ViolationViewSet(RecordViewSet):
         response["ETag"] = quote_etag(f"{response.data['id']}.v{response.data['version']}")
         return response
 
+    def perform_content_negotiation(self, request, force=False):
+        # DRF answers an unknown ?format= with 404, as if the violations were not there.
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:
+            formats = ", ".join(renderer.format for renderer in self.get_renderers())
+            raise ValidationError({"format": f"format is one of: {formats}."}) from None
+
     def list(self, request, *args, **kwargs):
         fmt = request.accepted_renderer.format
+        # Checked whatever the format, so that a bad value is refused rather than ignored.
+        columns = self.export_columns()
         if fmt in {"json", "api"}:
             return super().list(request, *args, **kwargs)
         queryset = self.filter_queryset(self.get_queryset())
-        columns = self.export_columns()
         if wants_async(request):
             # The filters and columns were checked just above (400 now rather than a failed job later).
             job = export_job_start(
@@ -433,7 +544,7 @@ class ViolationViewSet(RecordViewSet):
         return self.conditional(request, queryset, lambda: self.export(fmt, queryset, columns))
 
     def export_columns(self):
-        choice = self.request.query_params.get("columns", "ours")
+        choice = self.request.query_params.get("columns") or "ours"
         if choice not in {"ours", "acled"}:
             raise ValidationError({"columns": "columns is 'ours' or 'acled'."})
         return exports.ACLED_COLUMNS if choice == "acled" else exports.VIOLATION_COLUMNS

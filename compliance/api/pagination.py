@@ -7,6 +7,7 @@ from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
 
 INVALID_CURSOR = "Invalid cursor: use the `next` or `previous` link of a page as it was given."
+INVALID_PAGE_SIZE = "page_size is a whole number from 1; above {cap} it is {cap}."
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -23,6 +24,33 @@ class CursorPagination(pagination.CursorPagination):
     page_size = settings.API_PAGE_SIZE
     max_page_size = settings.API_MAX_PAGE_SIZE
     ordering = ("-id",)
+
+    def get_page_size(self, request):
+        # DRF falls back to the default page size for a page_size it cannot read (`abc`, `0`, `-5`): a client asking
+        # for 0 rows, or sending a typo, would get 50 rows and never know. Empty means "the default".
+        value = request.query_params.get(self.page_size_query_param, "")
+        if value == "":
+            return self.page_size
+        digits = value.lstrip("0")
+        if not (value.isascii() and value.isdigit() and digits):
+            raise ValidationError({self.page_size_query_param: [INVALID_PAGE_SIZE.format(cap=self.max_page_size)]})
+        # Past 9 digits it is over any cap, and int() refuses thousands of digits.
+        return self.max_page_size if len(digits) > 9 else min(int(digits), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = (
+                    f"Rows per page, from 1 (default {self.page_size}; above {self.max_page_size} it is "
+                    f"{self.max_page_size})."
+                )
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["description"] = (
+                    "Opaque: the `next` or `previous` link of a page carries it. Any other value is refused (400)."
+                )
+        return parameters
 
     def paginate_queryset(self, queryset, request, view=None):
         self.model = queryset.model

@@ -4,6 +4,7 @@
   deep documents blow the recursion limit in the decoder or, later, in validation and error rendering.
 - NUL characters in strings or keys: PostgreSQL text cannot hold them, so they would surface as a database error.
 - NaN, Infinity and numbers that overflow to them: not JSON, and nothing downstream can store them.
+- Integers longer than 20 digits: no id, count or coordinate; refused naming the field, as NUL characters are.
 - Bytes that are not UTF-8.
 
 The size of the body is capped before it is read (compliance.middleware answers 413).
@@ -25,10 +26,17 @@ def _finite(text: str) -> float:
     return value
 
 
-def _bounded_int(text: str) -> int:
+class _TooLong:
+    """An integer past 20 digits, kept as found so that check_document can name the field it is in."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def _bounded_int(text: str) -> int | _TooLong:
     # Past 20 digits no id, count or coordinate of ours is meant; and huge integers overflow float() downstream.
     if len(text.lstrip("-")) > 20:
-        raise ValueError(f"The integer {text[:24]}… is out of range.")
+        return _TooLong(text)
     return int(text)
 
 
@@ -63,6 +71,9 @@ def check_document(document) -> None:
         elif isinstance(value, str) and "\x00" in value:
             field = _label(path[:1]) if path else "body"
             raise ValidationError({field: [f"{_label(path)} contains a NUL character (\\u0000); remove it."]})
+        elif isinstance(value, _TooLong):
+            field = _label(path[:1]) if path else "body"
+            raise ValidationError({field: [f"{_label(path)}: the integer {value.text[:24]}… is out of range."]})
 
 
 class JSONParser(parsers.JSONParser):
@@ -79,7 +90,7 @@ class JSONParser(parsers.JSONParser):
             document = json.loads(text, parse_float=_finite, parse_int=_bounded_int, parse_constant=_refuse_constant)
         except RecursionError:
             raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels is refused.") from None
-        except ValueError as exc:  # JSONDecodeError is one; so are the refusals above and over-long integers
+        except ValueError as exc:  # JSONDecodeError is one; so are the refusals of numbers and constants above
             raise ParseError(f"JSON parse error: {exc}") from None
         check_document(document)
         return document

@@ -30,13 +30,17 @@ RESPONSES = {
     "412": "If-Match names a version that is no longer current: read the record again.",
     "413": "The body is larger than the API accepts (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB by default).",
     "415": "The body is not JSON: send `Content-Type: application/json`.",
-    "428": "If-Match is required to update a violation.",
+    "428": "If-Match is required to update a versioned record (violations, places, zones, clauses).",
     "429": "Too many requests: retry after the seconds in Retry-After.",
 }
 
 WRITES = {"post", "put", "patch"}
-# Operations that compare an If-Match header with the record's current version (violations and assessments).
-IF_MATCH_PATHS = ("/api/v1/violations/{", "/api/v1/assessments/{")
+UPDATES = {"put", "patch"}
+# Records with a version (agreements/api/views.py): an update must send If-Match (428 without, 412 when stale).
+VERSIONED_PATHS = ("/api/v1/violations/{", "/api/v1/clauses/{", "/api/v1/zones/{", "/api/v1/places/{")
+# Assessments compare an optional If-Match on update; the review steps of violations (POST …/verify/ and the
+# others) take an optional one too.
+IF_MATCH_OPTIONAL_PATHS = ("/api/v1/assessments/{",)
 
 
 def _applies(code: str, method: str, path: str, public: bool, throttled: bool) -> bool:
@@ -53,10 +57,11 @@ def _applies(code: str, method: str, path: str, public: bool, throttled: bool) -
     if code in {"413", "415"}:
         return method in WRITES
     if code == "412":
-        # Updates, and the review steps (POST …/{uuid}/verify/ and the others), which take an optional If-Match.
-        return path.startswith(IF_MATCH_PATHS) and method in WRITES
+        if method in UPDATES:
+            return path.startswith(VERSIONED_PATHS + IF_MATCH_OPTIONAL_PATHS)
+        return method == "post" and path.startswith("/api/v1/violations/{")
     if code == "428":
-        return path.startswith("/api/v1/violations/{") and method in {"put", "patch"}
+        return path.startswith(VERSIONED_PATHS) and method in UPDATES
     if code == "429":
         return throttled
     return False
@@ -141,4 +146,74 @@ def add_idempotency_key(result, generator, request, public):
         for code, response in responses.items():
             if code.startswith("2"):
                 response.setdefault("headers", {}).update(REPLAYED_HEADER)
+    return result
+
+
+def allow_empty_query_values(result, generator, request, public):
+    """An optional query parameter sent empty (`?place=&page_size=`) is taken as left out, everywhere in the API
+    (django-filter's rule, which the views and the paginator follow too). Said in the schema, or a client would
+    expect the 400 that a malformed value gets. A list (`?status=`) takes no empty item."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if (
+                    parameter.get("in") == "query"
+                    and not parameter.get("required")
+                    and parameter.get("schema", {}).get("type") != "array"
+                ):
+                    parameter["allowEmptyValue"] = True
+    return result
+
+
+def _regex_class(characters: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in characters)
+
+
+# What str.strip() removes, which is what DRF's CharField trims before it checks that a required text is not blank.
+_WHITESPACE = "".join(chr(code) for code in range(0x3001) if chr(code).isspace())
+# Any text without a NUL character.
+NO_NUL = "^[^\\u0000]*$"
+# The same, with at least one character that is neither NUL nor whitespace.
+NOT_BLANK = f"^[^\\u0000]*[^\\u0000{_regex_class(_WHITESPACE)}][^\\u0000]*$"
+# The schemes Django's URLValidator takes (URLField), in any case; what it requires of the host is left to it.
+URL = "^([Hh][Tt][Tt][Pp][Ss]?|[Ff][Tt][Pp][Ss]?)://[^\\s\\u0000]+$"
+
+
+def _describe_text(schema, *, request: bool) -> None:
+    if isinstance(schema, list):
+        for item in schema:
+            _describe_text(item, request=request)
+        return
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "string" and not {"pattern", "enum", "format"} & set(schema):
+        # minLength 1 is how drf-spectacular says "not blank"; only bodies go through DRF's trimming fields.
+        schema["pattern"] = NOT_BLANK if request and schema.get("minLength", 0) >= 1 else NO_NUL
+    elif request and schema.get("format") == "uri" and "pattern" not in schema:
+        schema["pattern"] = URL
+    for key in ("properties", "patternProperties"):
+        for value in schema.get(key, {}).values():
+            _describe_text(value, request=request)
+    for key in ("items", "additionalProperties", "not", "allOf", "anyOf", "oneOf"):
+        _describe_text(schema.get(key), request=request)
+
+
+def describe_text_input(result, generator, request, public):
+    """What the API takes as text, said on each free-text string of a body, a path or a query (strings with a
+    pattern, a format or a list of values are exact already):
+
+    - no NUL character, anywhere: PostgreSQL text cannot hold one, so it is refused with 400 (compliance.middleware,
+      compliance.api.parsers);
+    - in a body, a required text has a character other than whitespace: DRF trims it before checking it is not
+      blank, so "  " is refused like "";
+    - a URL in a body is http, https, ftp or ftps (Django's URLField), not any URI.
+    """
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):
+            _describe_text(schema, request=True)
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") in {"query", "path"}:
+                    _describe_text(parameter.get("schema"), request=False)
     return result

@@ -4,7 +4,11 @@ that changes nothing writes nothing."""
 from collections.abc import Mapping
 
 from django.db import models
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from compliance.dates import DAY_SCHEMA, day_out_of_range
 
 UNKNOWN_FIELD = "Unknown field; the schema lists the fields this endpoint takes."
 READ_ONLY_FIELD = "Read-only field; leave it out of the body."
@@ -29,6 +33,31 @@ class StrictFieldsMixin:
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
+
+
+class StrictFieldsExtension(OpenApiSerializerExtension):
+    """The schema says what StrictFieldsMixin does: a request body names only the fields listed."""
+
+    target_class = StrictFieldsMixin
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
+
+
+@extend_schema_field(DAY_SCHEMA)
+class DayField(serializers.DateField):
+    """A day within the range the service accepts (compliance.dates), which the schema states."""
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        problem = day_out_of_range(day)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return day
 
 
 def _pk(value):

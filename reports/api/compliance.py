@@ -22,7 +22,13 @@ from django.utils.http import http_date, parse_etags
 from django_filters import rest_framework as filters
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import filters as drf_filters
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -37,8 +43,8 @@ from agreements.services import permissions
 from compliance.api.conditional import ConditionalGetMixin, etag_for, fingerprint, not_modified
 from compliance.api.errors import PreconditionFailed
 from compliance.api.idempotency import IdempotentMixin
-from compliance.api.serializers import StrictFieldsMixin
-from compliance.dates import day_out_of_range
+from compliance.api.serializers import DayField, StrictFieldsMixin
+from compliance.dates import DAY_SCHEMA, day_out_of_range
 from reports.assessments import assessment_record, assessment_withdraw
 from reports.engine import MAX_STEPS, STEPS, DeadlineState, assess_agreement, compliance_timeline
 from reports.engine.periods import split_period
@@ -138,8 +144,8 @@ def parse_actor(params) -> Actor | None:
 
 
 PERIOD_PARAMETERS = [
-    OpenApiParameter("from", date, required=True, description="First day of the period (YYYY-MM-DD), included."),
-    OpenApiParameter("to", date, required=True, description="Last day of the period (YYYY-MM-DD), included."),
+    OpenApiParameter("from", DAY_SCHEMA, required=True, description="First day of the period (YYYY-MM-DD), included."),
+    OpenApiParameter("to", DAY_SCHEMA, required=True, description="Last day of the period (YYYY-MM-DD), included."),
     OpenApiParameter(
         "actor",
         str,
@@ -418,6 +424,8 @@ class AssessmentSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     score = serializers.IntegerField(min_value=0, max_value=3, allow_null=True, required=False)
     computed_status = ComplianceStatusField(read_only=True, help_text="The engine's, when last saved.")
     evidence = ClauseEvidenceSerializer(read_only=True)
+    period_start = DayField(help_text="First day of the period, included.")
+    period_end = DayField(help_text="Last day of the period, included.")
 
     class Meta:
         model = Assessment
@@ -442,15 +450,6 @@ class AssessmentSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         read_only_fields = ["computed_status", "computed_score", "computed_rule", "assessed_by"]
         # One per clause, actor and period is the service's rule (it updates the existing one): not the serializer's.
         validators = []
-
-    def _check_day(self, day):
-        problem = day_out_of_range(day)
-        if problem:
-            raise ValidationError(problem)
-        return day
-
-    validate_period_start = _check_day
-    validate_period_end = _check_day
 
     def save_assessment(self, identity: dict, data: dict):
         return assessment_record(
@@ -509,7 +508,13 @@ class WithdrawalSerializer(StrictFieldsMixin, serializers.Serializer):
 @extend_schema_view(
     create=extend_schema(
         description="Record a person's assessment; when one exists for the same clause, actor and period it is updated "
-        "(200) instead of created (201). The engine's computed status, score, rule and evidence are stored beside it."
+        "(200) instead of created (201). The engine's computed status, score, rule and evidence are stored beside it.",
+        responses={
+            201: AssessmentSerializer,
+            200: OpenApiResponse(
+                AssessmentSerializer, description="An assessment of the same clause, actor and period was updated."
+            ),
+        },
     ),
     update=extend_schema(parameters=[IF_MATCH]),
     partial_update=extend_schema(parameters=[IF_MATCH]),

@@ -37,8 +37,7 @@ from agreements.api.fields import BriefRelatedField
 from agreements.api.filters import DateFilter
 from agreements.models import Actor, Agreement
 from compliance.api.idempotency import IdempotentMixin
-from compliance.api.serializers import StrictFieldsMixin
-from compliance.dates import day_out_of_range
+from compliance.api.serializers import DayField, StrictFieldsMixin
 from compliance.jobs.api import JobSerializer, accepted, wants_async
 from reports import rendering
 from reports.building import FORMATS, report_get_or_issue
@@ -75,14 +74,11 @@ class ReportIssueSerializer(StrictFieldsMixin, serializers.Serializer):
     def get_fields(self):
         # "from" is a Python keyword, so the period's fields are added here rather than declared as attributes.
         fields = super().get_fields()
-        fields["from"] = serializers.DateField(help_text="First day of the period (YYYY-MM-DD).")
-        fields["to"] = serializers.DateField(help_text="Last day of the period (YYYY-MM-DD), included.")
+        fields["from"] = DayField(help_text="First day of the period (YYYY-MM-DD).")
+        fields["to"] = DayField(help_text="Last day of the period (YYYY-MM-DD), included.")
         return fields
 
     def validate(self, attrs):
-        errors = {name: problem for name in ("from", "to") if (problem := day_out_of_range(attrs[name]))}
-        if errors:
-            raise ValidationError(errors)
         if attrs["to"] < attrs["from"]:
             raise ValidationError({"to": "The period ends before it starts."})
         return attrs

@@ -9,7 +9,7 @@ from agreements.api.filters import ViolationFilter
 from agreements.models import Violation
 from agreements.services import permissions
 from compliance.api.conditional import ConditionalGetMixin
-from reports.stats import DIMENSIONS, parse_group_by, violation_stats
+from reports.stats import DIMENSIONS, GROUP_BY_PATTERN, parse_group_by, violation_stats
 
 
 class ViolationStatsView(ConditionalGetMixin, APIView):
@@ -21,7 +21,7 @@ class ViolationStatsView(ConditionalGetMixin, APIView):
         parameters=[
             OpenApiParameter(
                 "group_by",
-                str,
+                {"type": "string", "pattern": GROUP_BY_PATTERN},
                 required=False,
                 description=f"Comma-separated dimensions: {', '.join(DIMENSIONS)}. Empty: one total row.",
             ),
