@@ -1,5 +1,6 @@
 """Thin viewsets: a queryset with its joins declared, a serializer, a filterset; writes are the services'."""
 
+import copy
 import re
 
 from django.conf import settings
@@ -333,7 +334,9 @@ class FeatureCollectionExtension(OpenApiSerializerExtension):
     target_class = FeatureCollectionSerializer
 
     def map_serializer(self, auto_schema, direction):
-        return FEATURE_COLLECTION
+        # A copy: the enum post-processing hook rewrites what it is given in place, and the schema is generated again
+        # on every request for it (the second would then point at an enum component it no longer creates).
+        return copy.deepcopy(FEATURE_COLLECTION)
 
 
 @extend_schema_view(
