@@ -413,12 +413,15 @@ def supports(queryset: QuerySet, columns: Sequence[Column]) -> bool:
 
 
 def _maps(using: str) -> dict[str, dict[int, list]]:
-    """Actors and clauses by id: [rank in Python's order, text, …], what the links' cells are built from."""
+    """Actors and clauses by id: [rank in Python's order, text, …], what the links' cells are built from.
+
+    Every row, retired ones too (the base manager, as exports._Lookups reads them): a violation still cites them."""
     actors = sorted(
-        Actor.objects.using(using).values_list("pk", "name", "kind"), key=lambda actor: exports.name_order(actor[1])
+        Actor._base_manager.using(using).values_list("pk", "name", "kind"),
+        key=lambda actor: exports.name_order(actor[1]),
     )
     # exports._attach_links sorts a violation's clauses by (agreement_id, position, number).
-    clauses = sorted(Clause.objects.using(using).values_list("agreement_id", "position", "number", "pk"))
+    clauses = sorted(Clause._base_manager.using(using).values_list("agreement_id", "position", "number", "pk"))
     return {
         "actor": {pk: [rank, name, kind] for rank, (pk, name, kind) in enumerate(actors)},
         "clause": {pk: [rank, number] for rank, (_, _, number, pk) in enumerate(clauses)},
