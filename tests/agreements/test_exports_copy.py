@@ -27,7 +27,7 @@ from agreements.exports import (
     iter_csv,
     iter_geojson,
 )
-from agreements.models import Actor, Source, Violation
+from agreements.models import Actor, Clause, Source, Violation
 from tests.factories import (
     ActorFactory,
     AgreementFactory,
@@ -175,6 +175,13 @@ def awkward():
     retracted = made[-1]
     Violation.objects.filter(pk=retracted.pk).update(
         retracted_at=timezone.now(), retracted_by=user, retraction_reason="Duplicate."
+    )
+    # A retired clause and source leave what `objects` sees, not what a violation cited.
+    Clause.all_objects.filter(pk=clauses[1].pk).update(
+        retired_at=timezone.now(), retired_by=user, retirement_reason="Renumbered."
+    )
+    Source.all_objects.filter(pk=sources[1].pk).update(
+        retired_at=timezone.now(), retired_by=user, retirement_reason="Withdrawn."
     )
     return made
 
