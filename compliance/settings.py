@@ -268,6 +268,8 @@ SPECTACULAR_SETTINGS = {
         "AgreementStatusEnum": "agreements.models.agreements.AgreementStatus",
         "ViolationStatusEnum": "agreements.models.violations.ViolationStatus",
         "RouteStatusStatusEnum": "agreements.models.events.RouteStatusStatus",
+        "JobKindEnum": "compliance.jobs.models.JobKind",
+        "JobStateEnum": "compliance.jobs.models.JobState",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -309,3 +309,17 @@ def test_the_schema_served_again_has_no_dangling_references(api):
         schema = client.get("/api/schema/", {"format": "json"}).json()
         refs = set(re.findall(r"#/components/schemas/([A-Za-z0-9_]+)", json.dumps(schema)))
         assert refs <= set(schema["components"]["schemas"]), refs - set(schema["components"]["schemas"])
+
+
+def test_async_and_mine_take_booleans_only(api, violation):
+    """Found by the fuzzer once jobs joined the API: `async=banana` and `mine=banana` were read as "not asked"."""
+    client = api.client("analyst")
+    assert_error(client.get(VIOLATIONS, {"format": "csv", "async": "banana"}), 400, fields={"async"})
+    assert_error(client.get("/api/v1/jobs/", {"mine": "banana"}), 400, fields={"mine"})
+    assert client.get("/api/v1/jobs/", {"mine": "true"}).status_code == 200
+
+
+def test_the_202_of_an_async_export_is_documented():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    responses = schema["paths"]["/api/v1/violations/"]["get"]["responses"]
+    assert "202" in responses and "application/json" in responses["202"]["content"]

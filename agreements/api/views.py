@@ -34,7 +34,7 @@ from agreements.services import permissions
 from compliance.api.conditional import ConditionalGetMixin
 from compliance.api.errors import PreconditionFailed
 from compliance.api.idempotency import IdempotentMixin
-from compliance.jobs.api import accepted, wants_async
+from compliance.jobs.api import JobSerializer, accepted, wants_async
 
 
 class PreconditionRequired(APIException):
@@ -330,6 +330,12 @@ class FeatureCollectionSerializer(drf_serializers.Serializer):
     pass
 
 
+# The job an async export answers with (202): one object, not a page, although the list view sends it.
+@extend_schema_serializer(many=False, component_name="AcceptedJob")
+class AcceptedJobSerializer(JobSerializer):
+    pass
+
+
 class FeatureCollectionExtension(OpenApiSerializerExtension):
     target_class = FeatureCollectionSerializer
 
@@ -349,6 +355,9 @@ class FeatureCollectionExtension(OpenApiSerializerExtension):
             ),
             (200, CSVRenderer.media_type): OpenApiResponse(OpenApiTypes.STR, description="?format=csv"),
             (200, XLSXRenderer.media_type): OpenApiResponse(OpenApiTypes.BINARY, description="?format=xlsx"),
+            (202, "application/json"): OpenApiResponse(
+                AcceptedJobSerializer, description="?async=1 (or Prefer: respond-async) with an export format: the job"
+            ),
         },
     ),
     update=extend_schema(

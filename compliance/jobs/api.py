@@ -21,11 +21,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from agreements.api.filters import BooleanFilter
 from compliance.jobs.models import Job, JobKind, JobState
 
 VIEW_ALL = "compliance.view_all_jobs"
@@ -40,6 +41,8 @@ def wants_async(request) -> bool:
         return True
     if value in FALSE:
         return False
+    if value:
+        raise ValidationError({"async": "async is true or false (1 or 0)."})
     return any(
         token.split(";")[0].strip().lower() == "respond-async" for token in request.headers.get("Prefer", "").split(",")
     )
@@ -106,7 +109,8 @@ class JobSerializer(serializers.ModelSerializer):
 class JobFilter(filters.FilterSet):
     kind = filters.MultipleChoiceFilter(choices=JobKind.choices)
     state = filters.MultipleChoiceFilter(choices=JobState.choices)
-    mine = filters.BooleanFilter(method="filter_mine", help_text="Only my jobs (for those who see everyone's).")
+    # Strict: a value other than true/false is a 400, never silently "both".
+    mine = BooleanFilter(method="filter_mine", help_text="Only my jobs (for those who see everyone's).")
 
     class Meta:
         model = Job
