@@ -315,6 +315,7 @@ def test_async_and_mine_take_booleans_only(api, violation):
     """Found by the fuzzer once jobs joined the API: `async=banana` and `mine=banana` were read as "not asked"."""
     client = api.client("analyst")
     assert_error(client.get(VIOLATIONS, {"format": "csv", "async": "banana"}), 400, fields={"async"})
+    assert_error(client.get(VIOLATIONS, {"async": "-58800"}), 400, fields={"async"})  # the JSON list checks it too
     assert_error(client.get("/api/v1/jobs/", {"mine": "banana"}), 400, fields={"mine"})
     assert client.get("/api/v1/jobs/", {"mine": "true"}).status_code == 200
 

@@ -543,10 +543,11 @@ class ViolationViewSet(RecordViewSet):
         fmt = request.accepted_renderer.format
         # Checked whatever the format, so that a bad value is refused rather than ignored.
         columns = self.export_columns()
+        asked_async = wants_async(request)
         if fmt in {"json", "api"}:
             return super().list(request, *args, **kwargs)
         queryset = self.filter_queryset(self.get_queryset())
-        if wants_async(request):
+        if asked_async:
             # The filters and columns were checked just above (400 now rather than a failed job later).
             job = export_job_start(
                 query=request.query_params, fmt=fmt, columns=request.query_params.get("columns", "ours"),
