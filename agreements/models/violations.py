@@ -63,6 +63,46 @@ def _count_constraints() -> list[models.CheckConstraint]:
     return constraints
 
 
+def casualty_total_expression(kind: str, estimate: str) -> models.Func:
+    """The total (`killed` / `injured`) at one estimate as the database computes it; see `casualty_total`."""
+    return models.functions.Coalesce(models.F(f"{kind}_{estimate}"), models.F(f"civilians_{kind}_{estimate}"))
+
+
+def casualty_total(violation, kind: str, estimate: str) -> int | None:
+    """A total never reads lower than the civilians counted in it.
+
+    Civilians are a subset of the total (a check constraint holds it when both are given), so when the total is
+    not reported but civilian figures are, the civilian figure is the total's lower bound and stands in for it;
+    reports say so in their notes. Every figure shown, summed or exported (ACLED `fatalities` too) goes through
+    this rule or `casualty_total_expression`, its SQL twin.
+    """
+    total = getattr(violation, f"{kind}_{estimate}")
+    return total if total is not None else getattr(violation, f"civilians_{kind}_{estimate}")
+
+
+def casualty_total_is_civilian_bound(violation, kind: str, estimate: str) -> bool:
+    """True when `casualty_total` had to read the civilian figure (the total itself was not reported)."""
+    return (
+        getattr(violation, f"{kind}_{estimate}") is None
+        and getattr(violation, f"civilians_{kind}_{estimate}") is not None
+    )
+
+
+class ViolationQuerySet(models.QuerySet):
+    """Which violations count, said once.
+
+    - `standing()`: not retracted (a merged duplicate is retracted too). What lists show by default.
+    - `counted()`: standing and not rejected — what reports, statistics and the compliance engine count
+      (verified, unverified and disputed; each report says which status each is).
+    """
+
+    def standing(self):
+        return self.filter(retracted_at__isnull=True)
+
+    def counted(self):
+        return self.standing().exclude(status=ViolationStatus.REJECTED)
+
+
 class ViolationCategory(models.TextChoices):
     AIRSTRIKE = "airstrike", "Airstrike"
     SHELLING = "shelling", "Shelling / artillery"
@@ -215,6 +255,8 @@ class Violation(TimeStamped):
     )
 
     history = HistoricalRecords(m2m_fields=[clauses, perpetrators, affected_actors])
+
+    objects = ViolationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at", "-id"]

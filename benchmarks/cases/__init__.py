@@ -1,0 +1,1 @@
+"""Benchmark cases for `make bench`: each module has `cases(ctx) -> Iterable[Line]` (see benchmarks/common.py)."""
