@@ -6,3 +6,8 @@ class ComplianceConfig(AppConfig):
 
     name = "compliance"
     verbose_name = "API access"
+
+    def ready(self):
+        from compliance import freshness
+
+        freshness.connect()

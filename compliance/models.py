@@ -100,7 +100,27 @@ class IdempotencyRecord(models.Model):
         return f"{self.key} ({self.request} → {self.status})"
 
 
+class ChangeStamp(models.Model):
+    """One row: a counter that every committed write to the record moves, and when it last moved.
+
+    Conditional GETs read it (one primary-key lookup) instead of scanning the rows a response is built from, so a
+    304 costs the same at 1M violations as at 10; because it moves on any write, a renamed actor or place also
+    changes the ETag of every list that embeds it. Written only by `compliance.freshness`.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    counter = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="compliance_changestamp_single_row")]
+
+    def __str__(self):
+        return f"change {self.counter} at {self.changed_at}"
+
+
 # Background jobs live in their own module; Django finds models through the app's `models` module.
+
 from compliance.jobs.models import Job, JobKind, JobState  # noqa: E402
 
 __all__ = ["ApiToken", "IdempotencyRecord", "Job", "JobKind", "JobState"]

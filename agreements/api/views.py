@@ -1,13 +1,11 @@
 """Thin viewsets: a queryset with its joins declared, a serializer, a filterset; writes are the services'."""
 
 import copy
-import re
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
-from django.utils.http import parse_etags, quote_etag
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -31,8 +29,10 @@ from agreements.api.renderers import CSVRenderer, GeoJSONRenderer, XLSXRenderer
 from agreements.jobs import export_job_start
 from agreements.models import Actor, Agreement, Clause, ControlChange, Patrol, Place, RouteStatus, Violation, Zone
 from agreements.services import permissions
-from compliance.api.conditional import ConditionalGetMixin
+from compliance import freshness
+from compliance.api.conditional import ConditionalGetMixin, conditional
 from compliance.api.errors import PreconditionFailed
+from compliance.api.etags import etag_version, record_etag
 from compliance.api.idempotency import IdempotentMixin
 from compliance.jobs.api import JobSerializer, accepted, wants_async
 
@@ -79,18 +79,19 @@ class VersionedMixin:
     """Records with a version (places, zones, clauses): the ETag names it, and an edit must send it back in If-Match
     (428 without; 412 when someone saved in between), so a concurrent edit is never silently overwritten."""
 
-    def version_etag(self, obj) -> str:
-        return quote_etag(f"{obj._meta.model_name}-{obj.pk}.v{obj.version}")
+    def version_etag(self, obj, counter: str | None = None) -> str:
+        return record_etag(f"{obj._meta.model_name}-{obj.pk}", obj.version, counter)
 
     def retrieve(self, request, *args, **kwargs):
         obj = self.get_object()
-        etag = self.version_etag(obj)
-        if etag in parse_etags(request.headers.get("If-None-Match", "")):
-            response = Response(status=304)
-        else:
-            response = Response(self.get_serializer(obj).data)
-        response["ETag"] = etag
-        return response
+        counter, changed_at = freshness.current()
+        return conditional(
+            request,
+            lambda: Response(self.get_serializer(obj).data),
+            self.version_etag(obj, counter),
+            counter=counter,
+            last_modified=changed_at,
+        )
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -102,17 +103,16 @@ class VersionedMixin:
         header = self.request.headers.get("If-Match")
         if not header:
             raise PreconditionRequired()
-        prefix = f"{obj._meta.model_name}-{obj.pk}.v"
-        for tag in parse_etags(header):
-            tag = tag.strip('"')
-            if tag.startswith(prefix) and tag[len(prefix) :].isdigit():
-                return int(tag[len(prefix) :])
+        version = etag_version(header, f"{obj._meta.model_name}-{obj.pk}")
+        if version is not None:
+            return version
         raise PreconditionFailed(f"If-Match does not name a version of this {obj._meta.verbose_name}; read it again.")
 
     @extend_schema(parameters=[IF_MATCH_REQUIRED])
     def update(self, request, *args, **kwargs):
         response = super().update(request, *args, **kwargs)
-        response["ETag"] = self.version_etag(self.get_queryset().model._base_manager.get(pk=response.data["id"]))
+        obj = self.get_queryset().model._base_manager.get(pk=response.data["id"])
+        response["ETag"] = self.version_etag(obj, freshness.current()[0])
         return response
 
     @extend_schema(parameters=[IF_MATCH_REQUIRED])
@@ -426,21 +426,22 @@ class ViolationViewSet(RecordViewSet):
         # Review steps and retraction: agreements.services.review holds their rules.
 
     def etag(self, violation) -> str:
-        return quote_etag(f"{violation.uuid}.v{violation.version}")
+        return record_etag(str(violation.uuid), violation.version, freshness.current()[0])
 
     def retrieve(self, request, *args, **kwargs):
-        # The version alone decides the ETag: a 304 costs one small query, not the joins and prefetches of the body.
+        # The version and the counter decide the ETag: a 304 costs two small queries, not the joins and prefetches
+        # of the body.
         version = Violation.objects.filter(uuid=self.kwargs["uuid"]).values_list("version", flat=True).first()
-        if version is not None:
-            etag = quote_etag(f"{self.kwargs['uuid']}.v{version}")
-            if etag in parse_etags(request.headers.get("If-None-Match", "")):
-                response = Response(status=304)
-                response["ETag"] = etag
-                return response
-        violation = self.get_object()
-        response = Response(self.get_serializer(violation).data)
-        response["ETag"] = self.etag(violation)
-        return response
+        if version is None:
+            raise Http404
+        counter, changed_at = freshness.current()
+        return conditional(
+            request,
+            lambda: Response(self.get_serializer(self.get_object()).data),
+            record_etag(str(self.kwargs["uuid"]), version, counter),
+            counter=counter,
+            last_modified=changed_at,
+        )
 
     def finalize_response(self, request, response, *args, **kwargs):
         # An error asked for as GeoJSON, CSV or XLSX is still in the one JSON error shape, and says so; so is the
@@ -462,11 +463,10 @@ class ViolationViewSet(RecordViewSet):
         header = self.request.headers.get("If-Match")
         if not header:
             raise PreconditionRequired()
-        for tag in parse_etags(header):
-            match = re.fullmatch(rf"{re.escape(str(self.kwargs['uuid']))}\.v(\d+)", tag.strip('"'))
-            if match:
-                return int(match.group(1))
-        raise PreconditionFailed("If-Match does not name a version of this violation; read it again.")
+        version = etag_version(header, str(self.kwargs["uuid"]))
+        if version is None:
+            raise PreconditionFailed("If-Match does not name a version of this violation; read it again.")
+        return version
 
     def if_match_version(self) -> int | None:
         """The version named by an optional If-Match (review steps), else None."""
@@ -528,7 +528,7 @@ class ViolationViewSet(RecordViewSet):
 
     def update(self, request, *args, **kwargs):
         response = super().update(request, *args, **kwargs)
-        response["ETag"] = quote_etag(f"{response.data['id']}.v{response.data['version']}")
+        response["ETag"] = record_etag(str(response.data["id"]), response.data["version"], freshness.current()[0])
         return response
 
     def perform_content_negotiation(self, request, force=False):
@@ -554,7 +554,7 @@ class ViolationViewSet(RecordViewSet):
                 user=request.user,
             )  # fmt: skip
             return accepted(request, job)
-        return self.conditional(request, queryset, lambda: self.export(fmt, queryset, columns))
+        return self.conditional(request, lambda: self.export(fmt, queryset, columns))
 
     def export_columns(self):
         choice = self.request.query_params.get("columns") or "ours"

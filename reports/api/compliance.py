@@ -18,7 +18,7 @@ from datetime import date
 
 from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Subquery, Value
 from django.shortcuts import get_object_or_404
-from django.utils.http import http_date, parse_etags
+from django.utils.http import http_date
 from django_filters import rest_framework as filters
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
@@ -40,8 +40,10 @@ from agreements.api.fields import BriefRelatedField
 from agreements.api.filters import DateFilter, IdFilter, IsoDateTimeFilter, actor_q
 from agreements.models import Actor, Agreement, Clause, ControlChange, Patrol, RouteStatus, Violation, Zone
 from agreements.services import permissions
-from compliance.api.conditional import ConditionalGetMixin, etag_for, fingerprint, not_modified
+from compliance import freshness
+from compliance.api.conditional import ConditionalGetMixin, conditional, etag_for, not_modified
 from compliance.api.errors import PreconditionFailed
+from compliance.api.etags import etag_version, record_etag
 from compliance.api.idempotency import IdempotentMixin
 from compliance.api.serializers import DayField, StrictFieldsMixin
 from compliance.dates import DAY_SCHEMA, day_out_of_range
@@ -540,6 +542,18 @@ class AssessmentViewSet(IdempotentMixin, ConditionalGetMixin, viewsets.ModelView
     def required_permissions(self):
         return ["reports.change_assessment"] if getattr(self, "action", None) == "retire" else None
 
+    @staticmethod
+    def version_of(assessment) -> int:
+        # Assessments carry no version number; the time of their last save (in microseconds) serves as one.
+        return int(assessment.updated_at.timestamp() * 1_000_000)
+
+    def retrieve(self, request, *args, **kwargs):
+        assessment = self.get_object()
+        counter, changed_at = freshness.current()
+        etag = record_etag(f"assessment-{assessment.pk}", self.version_of(assessment), counter)
+        build = lambda: Response(self.get_serializer(assessment).data)  # noqa: E731
+        return conditional(request, build, etag, counter=counter, last_modified=changed_at)
+
     @extend_schema(
         summary="Withdraw a person's assessment with a reason (never deleted)",
         description="The computed assessment shows again; the withdrawn one stays readable by its id and in the "
@@ -570,8 +584,8 @@ class AssessmentViewSet(IdempotentMixin, ConditionalGetMixin, viewsets.ModelView
     def perform_update(self, serializer):
         header = self.request.headers.get("If-Match")
         if header:
-            # The tag a GET of this assessment gave (same path, format and role), compared with the current one.
-            current = etag_for(self.request, fingerprint(Assessment.objects.filter(pk=serializer.instance.pk))[0])
-            if current not in parse_etags(header) and header.strip() != "*":
+            # The version a GET of this assessment gave, compared with the current one.
+            named = etag_version(header, f"assessment-{serializer.instance.pk}")
+            if named != self.version_of(serializer.instance) and header.strip() != "*":
                 raise PreconditionFailed("This assessment changed since you read it; read it again.")
         serializer.save()
