@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from agreements import exports, services
 from agreements.api import filters, serializers
 from agreements.api.renderers import CSVRenderer, GeoJSONRenderer, XLSXRenderer
+from agreements.api.violation_rows import page_rows
 from agreements.jobs import export_job_start
 from agreements.models import Actor, Agreement, Clause, ControlChange, Patrol, Place, RouteStatus, Violation, Zone
 from agreements.services import permissions
@@ -544,8 +545,10 @@ class ViolationViewSet(RecordViewSet):
         # Checked whatever the format, so that a bad value is refused rather than ignored.
         columns = self.export_columns()
         asked_async = wants_async(request)
-        if fmt in {"json", "api"}:
+        if fmt == "api":
             return super().list(request, *args, **kwargs)
+        if fmt == "json":
+            return self.conditional(request, self.list_rows)
         queryset = self.filter_queryset(self.get_queryset())
         if asked_async:
             # The filters and columns were checked just above (400 now rather than a failed job later).
@@ -555,6 +558,11 @@ class ViolationViewSet(RecordViewSet):
             )  # fmt: skip
             return accepted(request, job)
         return self.conditional(request, lambda: self.export(fmt, queryset, columns))
+
+    def list_rows(self):
+        # Values or SQL-built JSON, not instances and nested serializers (see violation_rows).
+        rows = page_rows(self.paginate_queryset, self.filter_queryset(Violation.objects.all()))
+        return self.get_paginated_response(rows)
 
     def export_columns(self):
         choice = self.request.query_params.get("columns") or "ours"

@@ -317,7 +317,13 @@ class Violation(TimeStamped):
         indexes = [
             models.Index(fields=["agreement", "-started_at"], name="agreements_violation_agr_start"),
             models.Index(fields=["status", "-started_at"], name="agreements_violation_status"),
-            models.Index(fields=["category"], name="agreements_violation_category"),
+            # The list's order, over what stands (the default list), and per category (a dashboard's usual filter).
+            models.Index(
+                fields=["-started_at", "-id"],
+                name="agreements_violation_standing",
+                condition=models.Q(retracted_at__isnull=True),
+            ),
+            models.Index(fields=["category", "-started_at"], name="agreements_violation_category"),
             models.Index(fields=["in_zone"], name="agreements_violation_in_zone"),
             models.Index(fields=["updated_at", "id"], name="agreements_violation_sync"),
         ]
