@@ -112,6 +112,12 @@ def compare_sizes(small: list[dict], big: list[dict], sizes: tuple[int, int]):
     if page_small and page_big:
         name = f"list: page of 100 at {sizes[1]:,} vs {sizes[0]:,}"
         yield Line(name, page_big, "ms", "<= 1.5x", page_big <= 1.5 * page_small, page_small)
+    rss = "csv: peak RSS after streaming every row"
+    rss_small, rss_big = figure(small, rss), figure(big, rss)
+    if rss_small and rss_big:
+        growth = rss_big - rss_small
+        name = f"csv: server RSS growth {sizes[0]:,} -> {sizes[1]:,}"
+        yield Line(name, growth, "MiB", "< 100 MiB", growth < 100, note=f"{rss_small:.0f} -> {rss_big:.0f} MiB")
 
 
 def main():

@@ -20,6 +20,7 @@ from agreements.models import (
     Zone,
 )
 from agreements.models.violations import COUNT_FIELDS
+from agreements.services.base import atomic as services_atomic
 from compliance.api.serializers import StrictFieldsMixin, changed_fields
 
 
@@ -403,14 +404,15 @@ class ViolationSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     def create(self, validated_data):
         user = self.context["request"].user
         citations = validated_data.pop("new_sources", [])
-        violation = services.violation_record(user=user, **validated_data)
-        for citation in citations:
-            source = citation.pop("source", None)
-            note = citation.pop("note", "")
-            new = None if source else services.NewSource(**citation)
-            services.violation_cite(
-                violation=violation, user=user, source=source, new_source=new, note=note, new_record=True
-            )
+        with services_atomic():  # the violation and its sources, or nothing
+            violation = services.violation_record(user=user, **validated_data)
+            for citation in citations:
+                source = citation.pop("source", None)
+                note = citation.pop("note", "")
+                new = None if source else services.NewSource(**citation)
+                services.violation_cite(
+                    violation=violation, user=user, source=source, new_source=new, note=note, new_record=True
+                )
         return violation
 
     def update(self, instance, validated_data):

@@ -256,3 +256,10 @@ def page_rows(paginate, queryset) -> list[dict]:
         page = paginate(queryset.values(*ORDER_FIELDS))
         return sql_rows([v["id"] for v in page])
     return violation_rows(paginate(queryset.values(*PAGE_FIELDS)))
+
+
+def detail_row(pk: int) -> dict:
+    """One violation's JSON, as the list and the serializer give it (one query on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        return sql_rows([pk])[0]
+    return violation_rows(list(Violation.objects.filter(pk=pk).values(*PAGE_FIELDS)))[0]

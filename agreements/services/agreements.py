@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
-
 from agreements.models import Actor, Agreement, AgreementParty
-from agreements.services.base import record_save, validate
+from agreements.services.base import atomic, record_save, validate
 
 # simple-history keeps the change reason in a CharField(max_length=100).
 _CHANGE_REASON_LENGTH = 100
@@ -22,7 +20,7 @@ def _describe(pairs, actors: dict[int, Actor], sign: str) -> list[str]:
     return [f"{sign}{actors[actor_id].slug if actor_id in actors else actor_id} ({role})" for actor_id, role in pairs]
 
 
-@transaction.atomic
+@atomic()
 def agreement_save(*, agreement: Agreement, user, parties: Iterable[tuple[Actor, str]] | None = None) -> Agreement:
     """Validate and save `agreement`; with `parties` (actor, role) pairs, make its parties exactly those.
 

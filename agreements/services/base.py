@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Iterable
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldError, PermissionDenied, ValidationError
-from django.db import models, router, transaction
+from django.db import connection, models, router, transaction
 from django.db.models import ExpressionWrapper, Q, Value
 from django.db.models.functions import Coalesce
 from django.db.models.sql import Query
 from django.db.models.sql.constants import SINGLE
 from django.utils import timezone
+
+
+@contextlib.contextmanager
+def atomic():
+    """`transaction.atomic` for services: the outermost service call takes a savepoint, calls nested in it share it.
+
+    An error in a nested call undoes the whole outer call, which is what every caller wants, and a save stops paying
+    a SAVEPOINT and a RELEASE per helper it goes through. The one place that catches an error and goes on
+    (`source_get_or_create`, racing another insert) takes a savepoint of its own with `transaction.atomic()`.
+    Usable as `with atomic():` and as the decorator `@atomic()`.
+    """
+    depth = getattr(connection, "service_depth", 0)
+    with transaction.atomic(savepoint=depth == 0):
+        connection.service_depth = depth + 1
+        try:
+            yield
+        finally:
+            connection.service_depth = depth
 
 
 def attribute(instance: models.Model, user) -> None:
@@ -82,11 +101,29 @@ def _check_constraints(instance: models.Model, exclude: set[str]) -> None:
         )
 
 
+def _known_by_the_database(instance: models.Model) -> set[str]:
+    """Fields whose check would only ask the database what it already told us, one query each.
+
+    - a foreign key given as a loaded object: it was read from the database (and nothing referenced is deleted;
+      the foreign key constraint still holds at commit);
+    - a unique field we generate ourselves (a new row's public uuid4), which no client sets.
+    """
+    known = set()
+    for field in instance._meta.concrete_fields:
+        if field.is_relation and field.many_to_one and field.is_cached(instance):
+            related = field.get_cached_value(instance)
+            if related is not None and related.pk is not None and not related._state.adding:
+                known.add(field.name)
+        elif field.unique and not field.editable and callable(field.default) and instance._state.adding:
+            known.add(field.name)
+    return known
+
+
 def _full_clean(instance: models.Model) -> None:
     """`full_clean()`, with the check constraints asked in one query; unique constraints as Django asks them."""
     errors: dict = {}
     try:
-        instance.full_clean(validate_constraints=False)
+        instance.full_clean(exclude=_known_by_the_database(instance), validate_constraints=False)
     except ValidationError as exc:
         errors = exc.update_error_dict(errors)
     exclude = {name for name in errors if name != NON_FIELD_ERRORS}
@@ -130,7 +167,7 @@ def validate(instance: models.Model) -> None:
         raise ValidationError(errors) from None
 
 
-@transaction.atomic
+@atomic()
 def record_save(*, instance: models.Model, user, m2m: dict[str, Iterable] | None = None) -> models.Model:
     """Validate and save a record that has no rule beyond its constraints (actors, agreements, patrols …)."""
     _check_not_retired(instance)
@@ -182,7 +219,7 @@ def _check_not_retired(instance: models.Model) -> None:
         raise ValidationError(f"This {instance._meta.verbose_name} is retired; a retired record is kept as it was.")
 
 
-@transaction.atomic
+@atomic()
 def record_retire(*, instance: models.Model, user, reason: str) -> models.Model:
     """Take evidence or reference out of what stands, with who, when and why; the row stays, readable to staff.
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from agreements.geometry import area_covers, area_size
 from agreements.models import Actor, Clause, Place, Violation, Zone
 from agreements.services import permissions
-from agreements.services.base import attribute, check_version, record_save, refuse
+from agreements.services.base import atomic, attribute, check_version, record_save, refuse
 
 REVIEWED = (Violation.Status.VERIFIED, Violation.Status.DISPUTED)
 _CHANGE_REASON_LENGTH = 100  # simple-history's CharField
@@ -86,7 +85,7 @@ def _save_versioned(*, instance, user, expected_version: int | None, m2m=None):
     return record_save(instance=instance, user=user, m2m=m2m)
 
 
-@transaction.atomic
+@atomic()
 def zone_save(*, zone: Zone, user, expected_version: int | None = None) -> Zone:
     """Save a zone and recompute the in-zone flag of its agreement's violations."""
     _save_versioned(instance=zone, user=user, expected_version=expected_version)
@@ -96,7 +95,7 @@ def zone_save(*, zone: Zone, user, expected_version: int | None = None) -> Zone:
     return zone
 
 
-@transaction.atomic
+@atomic()
 def place_save(*, place: Place, user, expected_version: int | None = None) -> Place:
     """Save a place; violations located by its coordinates follow it in and out of zones."""
     existed = place.pk is not None
@@ -108,7 +107,7 @@ def place_save(*, place: Place, user, expected_version: int | None = None) -> Pl
     return place
 
 
-@transaction.atomic
+@atomic()
 def clause_save(
     *, clause: Clause, user, obligated_actors: Iterable[Actor] | None = None, expected_version: int | None = None
 ) -> Clause:

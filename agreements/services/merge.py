@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from agreements.models import Patrol, Violation
 from agreements.services import permissions
-from agreements.services.base import record_save, refuse
+from agreements.services.base import atomic, record_save, refuse
 from agreements.services.violations import violation_save
 
 
@@ -28,7 +27,7 @@ def merge_refusal(*, keep: Violation, duplicate: Violation, user) -> str | None:
     return None
 
 
-@transaction.atomic
+@atomic()
 def violation_merge(*, keep: Violation, duplicate: Violation, user, note: str = "") -> Violation:
     """Fold `duplicate` into `keep`: its sources move to `keep` (those `keep` already cites stay where they are),
     its clauses and actors are added to `keep`'s, patrols and control changes that name it name `keep` instead, and

@@ -29,12 +29,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
 from agreements.models import Violation, ViolationReview
 from agreements.services import permissions
-from agreements.services.base import refuse
+from agreements.services.base import atomic, refuse
 from agreements.services.versions import violation_check_version
 
 Status = Violation.Status
@@ -96,7 +96,7 @@ def sync(violation: Violation, current: Violation, fields: Iterable[str]) -> Non
             setattr(violation, field.attname, getattr(current, field.attname))
 
 
-@transaction.atomic
+@atomic()
 def _move(*, violation: Violation, user, to_status: str, note: str = "", expected_version: int | None = None):
     current = _locked(violation)
     refuse(permissions.violation_review_refusal(violation=current, user=user))
@@ -158,7 +158,7 @@ def violation_reopen(*, violation: Violation, user, note: str = "", expected_ver
     )
 
 
-@transaction.atomic
+@atomic()
 def violation_retract(*, violation: Violation, user, reason: str, expected_version: int | None = None) -> Violation:
     """Withdraw a violation from the record with a reason: the row stays, readable by its id, out of counts."""
     current = _locked(violation)

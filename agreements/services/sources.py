@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from agreements.models import Source, Violation, ViolationSource
 from agreements.services import permissions
-from agreements.services.base import attribute, record_save, refuse, validate
+from agreements.services.base import atomic, attribute, record_save, refuse, validate
 
 _CHANGE_REASON_LENGTH = 100
 
@@ -44,7 +44,7 @@ def source_known(*, url: str = "", publisher: str = "", title: str = "") -> Sour
     return None
 
 
-@transaction.atomic
+@atomic()
 def source_get_or_create(*, new: NewSource, user) -> Source:
     """A source by its URL if we have it (so one article is one row however many incidents cite it), else a new one.
 
@@ -86,7 +86,7 @@ def _touch(violation: Violation, *, user, reason: str) -> None:
     violation.version, violation.updated_by, violation.updated_at = current.version, user, current.updated_at
 
 
-@transaction.atomic
+@atomic()
 def violation_cite(
     *,
     violation: Violation,
@@ -133,7 +133,7 @@ def _save_citation(citation: ViolationSource, *, user) -> ViolationSource:
     return citation
 
 
-@transaction.atomic
+@atomic()
 def citation_update(*, citation: ViolationSource, user) -> ViolationSource:
     """Save a changed note of a citation (an edit of the violation)."""
     refuse(permissions.violation_cite_refusal(violation=Violation.objects.get(pk=citation.violation_id), user=user))
@@ -142,7 +142,7 @@ def citation_update(*, citation: ViolationSource, user) -> ViolationSource:
     return citation
 
 
-@transaction.atomic
+@atomic()
 def citation_remove(*, citation: ViolationSource, user, reason: str = "removed by an editor") -> None:
     """Un-cite a source: the link is retired with who, when and why (the source itself stays, others may cite it)."""
     violation = Violation.objects.select_for_update(of=("self",)).get(pk=citation.violation_id)

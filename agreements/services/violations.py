@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from agreements.models import Actor, Clause, Source, Violation
 from agreements.services import permissions, review
-from agreements.services.base import attribute, refuse, set_m2m, validate
+from agreements.services.base import atomic, attribute, refuse, set_m2m, validate
 from agreements.services.geography import violation_locate
 from agreements.services.sources import violation_cite
 from agreements.services.versions import FACT_FIELDS, violation_check_version
@@ -30,7 +29,7 @@ def violation_check_clauses(*, violation: Violation, clauses: Iterable[Clause] |
         raise ValidationError({"clauses": f"Not clauses of this violation's agreement: {', '.join(foreign)}."})
 
 
-@transaction.atomic
+@atomic()
 def violation_save(
     *,
     violation: Violation,
@@ -91,7 +90,7 @@ def violation_record(
     **fields,
 ) -> Violation:
     """Create a violation from field values, with its links and sources, in one transaction."""
-    with transaction.atomic():
+    with atomic():
         violation = violation_save(
             violation=Violation(**fields),
             user=user,

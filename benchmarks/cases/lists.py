@@ -62,12 +62,12 @@ DASHBOARD_FILTERS = {
 
 def page_ids_sql(params: dict, size: int) -> tuple[str, tuple]:
     """The ids of the page the API answers for `params`, as the API's own filter selects them."""
-    from agreements.api.filters import ViolationFilter
-    from agreements.models import Violation
-
     from urllib.parse import urlencode
 
     from django.http import QueryDict
+
+    from agreements.api.filters import ViolationFilter
+    from agreements.models import Violation
 
     filterset = ViolationFilter(QueryDict(urlencode(params)), queryset=Violation.objects.all())
     assert filterset.is_valid(), filterset.errors
