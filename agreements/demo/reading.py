@@ -119,6 +119,7 @@ class Entry:
     index: int
     values: dict
     refs: dict
+    label: object = None  # its key as written, to name it in messages before its values are read
 
     @property
     def name(self):
@@ -126,7 +127,7 @@ class Entry:
         return self.refs.get(key, self.values.get(key))
 
     def where(self) -> str:
-        return f"{self.file}, {self.section} entry {self.index} ({self.name!s})"
+        return f"{self.file}, {self.section} entry {self.index} ({self.name or self.label!s})"
 
     def error(self, message: str) -> DataError:
         return DataError(f"{self.where()}: {message}")
@@ -209,7 +210,7 @@ def _defaults(path: Path, value) -> dict[tuple[Path, str], dict]:
 def _agreement(path: Path, value) -> Entry:
     if not isinstance(value, dict):
         raise DataError(f"{path}: 'agreement' is a mapping of the agreement's fields.")
-    entry = Entry(path, "agreement", 1, {}, {})
+    entry = Entry(path, "agreement", 1, {}, {}, label=value.get("slug"))
     entry.values = _fields(entry, Agreement, value, required=("slug", "title", "status"), decided=frozenset({"amends"}))
     return entry
 
@@ -242,6 +243,7 @@ def _entries(path: Path, name: str, value, defaults: dict) -> list[Entry]:
         if not isinstance(raw, dict):
             raise entry.error("expected a mapping of field names to values.")
         raw = {**defaults, **raw}
+        entry.label = raw.get(section.key)
         entry.refs = {
             key: _reference(entry, key, kind, raw.pop(key)) for key, kind in section.refs.items() if key in raw
         }
