@@ -75,7 +75,7 @@ SECTIONS: dict[str, Section] = {
     "violations": Section(
         Violation,
         "key",
-        ("key", "category", "started_at", "place"),
+        ("key", "category", "started_at"),
         {
             "key": "key",
             "clauses": "clauses",
@@ -211,7 +211,7 @@ def _agreement(path: Path, value) -> Entry:
     if not isinstance(value, dict):
         raise DataError(f"{path}: 'agreement' is a mapping of the agreement's fields.")
     entry = Entry(path, "agreement", 1, {}, {}, label=value.get("slug"))
-    entry.values = _fields(entry, Agreement, value, required=("slug", "title", "status"), decided=frozenset({"amends"}))
+    entry.values = _fields(entry, Agreement, value, required=("slug", "title", "status"), decided=frozenset())
     return entry
 
 
@@ -263,22 +263,20 @@ def _fields(entry: Entry, model, raw: dict, *, required, decided) -> dict:
     missing = [name for name in required if name not in raw and name not in entry.refs]
     if missing:
         raise entry.error(f"missing {', '.join(missing)}.")
+    plain = set(_plain_fields(model)) - decided
     values = {}
     for name, value in raw.items():
-        try:
-            model_field = model._meta.get_field(name)
-        except Exception:
-            model_field = None
-        if (
-            model_field is None
-            or not getattr(model_field, "concrete", False)
-            or model_field.is_relation
-            or not model_field.editable
-            or name in NEVER_GIVEN | decided
-        ):
-            raise entry.error(f"unknown key {name!r}.")
-        values[name] = _value(entry, model_field, value)
+        if name not in plain:
+            refs = SECTIONS[entry.section].refs if entry.section in SECTIONS else {}
+            raise entry.error(f"unknown key {name!r} (an entry here may have: {', '.join(sorted(plain | set(refs)))}).")
+        values[name] = _value(entry, model._meta.get_field(name), value)
     return values
+
+
+def _plain_fields(model) -> list[str]:
+    return [
+        f.name for f in model._meta.concrete_fields if not f.is_relation and f.editable and f.name not in NEVER_GIVEN
+    ]
 
 
 def _value(entry: Entry, model_field, value):
@@ -409,25 +407,33 @@ def _citation(entry: Entry, key: str, citation) -> tuple[str, str]:
     raise entry.error(f"{key}: {citation!r} is neither a source key nor {{source: key, note: text}}.")
 
 
+# A reference's kind → the section whose entries it names (actors may also name actors already in the database).
+_TARGETS = {
+    "clause": "clauses",
+    "clauses": "clauses",
+    "place": "places",
+    "violation": "violations",
+    "violations": "violations",
+    "source": "sources",
+    "citations": "sources",
+}
+
+
+def _named(entry: Entry, key: str, kind: str) -> list[str]:
+    value = entry.refs.get(key)
+    if kind == "citations":
+        return [source for source, _ in value or []]
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
 def _check_references(data: AgreementData) -> None:
-    """Every clause, place, violation and source named exists in the files (actors may also be in the database)."""
-    known = {
-        "clause": {e.name for e in data.clauses},
-        "place": {e.name for e in data.places},
-        "violation": {e.name for e in data.violations},
-        "source": {e.name for e in data.sources},
-    }
+    """Every clause, place, violation and source named exists in the files."""
+    known = {name: {entry.name for entry in data.sections.get(name, [])} for name in set(_TARGETS.values())}
     for entries in data.sections.values():
         for entry in entries:
             for key, kind in SECTIONS[entry.section].refs.items():
-                target = kind.rstrip("s") if kind in {"clauses", "violations"} else kind
-                if target == "citation":
-                    names, target = [source for source, _ in entry.refs.get(key, [])], "source"
-                elif target in known:
-                    value = entry.refs.get(key)
-                    names = value if isinstance(value, list) else [value] if value is not None else []
-                else:
-                    continue
-                for name in names:
+                target = _TARGETS.get(kind)
+                for name in _named(entry, key, kind) if target else []:
                     if name not in known[target]:
-                        raise entry.error(f"{key}: no {target} {name!r} in {data.directory}.")
+                        noun = SECTIONS[target].model._meta.verbose_name
+                        raise entry.error(f"{key}: no {noun} {name!r} in {data.directory}.")

@@ -147,7 +147,7 @@ def test_load_agreement_command(db, directory):
             "actors.yaml",
             "description: Its army.",
             "description: Its army.\n  colour: green",
-            "actors.yaml, actors entry 2 (north-army): unknown key 'colour'.",
+            "actors.yaml, actors entry 2 (north-army): unknown key 'colour' (an entry here may have: aliases,",
         ),
         (
             "actors.yaml",
