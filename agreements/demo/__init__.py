@@ -1,1 +1,2 @@
-"""Demo data sets, written as plain Python data and loaded through `agreements.services` (see `sochi`)."""
+"""Demo agreements as data files (`sochi/`), read and checked by `reading` and loaded through `agreements.services`
+by `loading`."""

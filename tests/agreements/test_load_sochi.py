@@ -1,4 +1,5 @@
-"""`manage.py load_sochi`: what it loads, that it loads it once, and that the demo geometry behaves."""
+"""`manage.py load_sochi`: what it loads (from agreements/demo/sochi/), that it loads it once, and that the demo
+geometry behaves."""
 
 import uuid
 from datetime import UTC, date, datetime
@@ -13,7 +14,7 @@ from django.db import transaction
 from shapely.geometry import Point, shape
 
 from agreements import services
-from agreements.demo import sochi
+from agreements.demo import loading, reading
 from agreements.models import (
     Actor,
     ActorAlias,
@@ -31,6 +32,9 @@ from agreements.models import (
     Zone,
 )
 from tests.factories import UserFactory
+
+DATA = reading.read(loading.SOCHI)
+DEMO_USERNAME = "sochi-demo"
 
 FRONT_LINE_TOWNS = ("Kafr Nabudah", "Qalaat al-Madiq", "Kafr Zita", "Latamna", "Morek", "Khan Shaykhun")
 
@@ -63,7 +67,7 @@ def clause(number: str) -> Clause:
 
 
 def demo_violation(key: str) -> Violation:
-    return Violation.objects.get(uuid=sochi.violation_uuid(key))
+    return Violation.objects.get(uuid=loading.violation_uuid("sochi-2018", key))
 
 
 def place(name: str) -> Place:
@@ -87,32 +91,32 @@ class TestTheLoadedDemo:
 
     # --- what is loaded -----------------------------------------------------------------------------------------------
 
-    def test_counts_match_the_data_module(self, loaded):
+    def test_counts_match_the_data_files(self, loaded):
         expected = {
-            Actor: len(sochi.ACTORS),
-            ActorAlias: sum(len(spec["aliases"]) for spec in sochi.ACTORS),
+            Actor: len(DATA.actors),
+            ActorAlias: sum(len(entry.refs.get("aliases", [])) for entry in DATA.actors),
             Agreement: 1,
-            AgreementParty: len(sochi.PARTIES),
-            Clause: len(sochi.CLAUSES),
-            Place: len(sochi.PLACES),
-            PlaceAlias: sum(len(spec["aliases"]) for spec in sochi.PLACES),
-            Zone: len(sochi.ZONES),
+            AgreementParty: len(DATA.parties),
+            Clause: len(DATA.clauses),
+            Place: len(DATA.places),
+            PlaceAlias: sum(len(entry.refs.get("aliases", [])) for entry in DATA.places),
+            Zone: len(DATA.zones),
             Source: 1,
-            Violation: len(sochi.VIOLATIONS),
-            ViolationSource: len(sochi.VIOLATIONS),
-            ControlChange: len(sochi.CONTROL_CHANGES),
-            Patrol: len(sochi.PATROLS),
-            RouteStatus: len(sochi.ROUTE_STATUSES),
+            Violation: len(DATA.violations),
+            ViolationSource: len(DATA.violations),
+            ControlChange: len(DATA.control_changes),
+            Patrol: len(DATA.patrols),
+            RouteStatus: len(DATA.route_statuses),
         }
         assert {m.__name__: m.objects.count() for m in expected} == {m.__name__: n for m, n in expected.items()}
         # The data itself, as the memorandum and the brief give it.
-        assert len(sochi.ACTORS) == 15
-        assert len(sochi.CLAUSES) == 10
-        assert len(sochi.PLACES) == 17
-        assert len(sochi.PARTIES) == 5
-        assert len(sochi.ROUTE_STATUSES) == 2
-        assert len(sochi.CONTROL_CHANGES) == 5
-        assert len(sochi.VIOLATIONS) == 10
+        assert len(DATA.actors) == 15
+        assert len(DATA.clauses) == 10
+        assert len(DATA.places) == 17
+        assert len(DATA.parties) == 5
+        assert len(DATA.route_statuses) == 2
+        assert len(DATA.control_changes) == 5
+        assert len(DATA.violations) == 10
 
     def test_the_command_reports_what_it_created(self, loaded):
         assert "Created 15 actors," in loaded
@@ -268,7 +272,7 @@ class TestTheLoadedDemo:
         assert source.grade == "C3"
         assert source.url.startswith("https://www.trtworld.com/opinion/")
         assert "partisan" in source.notes
-        demo_user = get_user_model().objects.get(username=sochi.DEMO_USERNAME)
+        demo_user = get_user_model().objects.get(username=DEMO_USERNAME)
         for violation in Violation.objects.all():
             assert violation.status == Violation.Status.REPORTED
             assert violation.sources.count() >= 1
@@ -280,15 +284,15 @@ class TestTheLoadedDemo:
             assert violation.history.earliest().history_user == demo_user
 
     def test_demo_user_cannot_log_in(self, loaded):
-        demo_user = get_user_model().objects.get(username=sochi.DEMO_USERNAME)
+        demo_user = get_user_model().objects.get(username=DEMO_USERNAME)
         assert not demo_user.has_usable_password()
         assert not demo_user.is_staff
         assert not demo_user.is_superuser
 
     def test_public_ids_are_deterministic(self, loaded):
-        expected = {sochi.violation_uuid(spec["key"]) for spec in sochi.VIOLATIONS}
+        expected = {loading.violation_uuid("sochi-2018", entry.name) for entry in DATA.violations}
         assert set(Violation.objects.values_list("uuid", flat=True)) == expected
-        assert sochi.violation_uuid("2019-05-26-retaking") == uuid.uuid5(
+        assert loading.violation_uuid("sochi-2018", "2019-05-26-retaking") == uuid.uuid5(
             uuid.UUID("84623c97-884c-4862-a0c1-a7f858937526"), "sochi-2018/2019-05-26-retaking"
         )
 
@@ -412,7 +416,7 @@ class TestTheLoadedDemo:
         versions = dict(Violation.objects.values_list("uuid", "version"))
         history = Violation.history.count(), Clause.history.count(), Zone.history.count(), Actor.history.count()
 
-        counts = sochi.load()
+        counts = loading.load()
         assert set(counts) >= {"Violation", "Clause", "Zone", "User"}
         assert not any(counts.values()), counts
         output = run_command()
@@ -468,7 +472,7 @@ class TestTheLoadedDemo:
 
 
 def test_load_returns_the_counts_of_created_rows(db):
-    counts = sochi.load()
+    counts = loading.load()
     assert counts["Violation"] == Violation.objects.count() == 10
     assert counts["Clause"] == 10
     assert counts["PlaceAlias"] == PlaceAlias.objects.count() > 0
@@ -476,8 +480,8 @@ def test_load_returns_the_counts_of_created_rows(db):
 
 
 def test_records_are_attributed_to_a_given_user_instead(db, user):
-    sochi.load(user=user)
-    assert not get_user_model().objects.filter(username=sochi.DEMO_USERNAME).exists()
+    loading.load(user=user)
+    assert not get_user_model().objects.filter(username=DEMO_USERNAME).exists()
     assert set(Violation.objects.values_list("reported_by", flat=True)) == {user.pk}
     assert Actor.history.filter(history_user=user).count() >= Actor.objects.count()
 
@@ -486,7 +490,7 @@ def test_an_actor_entered_by_hand_under_another_slug_is_reused(db, user):
     hts = services.record_save(
         instance=Actor(name="Hayat Tahrir al-Sham", slug="hts", kind=Actor.Kind.NON_STATE_ARMED_GROUP), user=user
     )
-    sochi.load()
+    loading.load()
     assert Actor.objects.filter(name="Hayat Tahrir al-Sham").count() == 1
     assert clause("5").terms["groups"] == ["hts"]
     assert demo_violation("2019-01-hts-expansion").perpetrators.get() == hts

@@ -1,4 +1,4 @@
-"""The Sochi demo (agreements/demo/sochi.py) assessed for May 2019: the statuses its data implies, clause by clause,
+"""The Sochi demo (agreements/demo/sochi/) assessed for May 2019: the statuses its data implies, clause by clause,
 with the reason. Every demo violation is still "reported" (one partisan C3 source verifies nothing), so breaches
 make clauses partially compliant, never non-compliant; only the missed route deadline is a non-compliance."""
 
@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from agreements.demo import sochi
+from agreements.demo import loading
 from agreements.models import Actor, Agreement
 from reports.engine import assess_agreement
 
@@ -79,7 +79,7 @@ EXPECTED = {
 
 @pytest.fixture
 def agreement(db):
-    sochi.load()
+    loading.load()
     return Agreement.objects.get(slug="sochi-2018")
 
 

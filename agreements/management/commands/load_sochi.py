@@ -1,32 +1,19 @@
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
-
-from agreements.demo import sochi
+from agreements.demo import loading
+from agreements.management.commands.load_agreement import Command as LoadAgreement
 
 
-class Command(BaseCommand):
+class Command(LoadAgreement):
     help = (
-        "Load the Sochi memorandum demo (agreement, clauses, zones, actors, places and the May 2019 events). "
-        "Idempotent: records already present are left as they are, so running it again changes nothing."
+        "Load the Sochi memorandum demo (agreement, clauses, zones, actors, places and the May 2019 events) from "
+        "agreements/demo/sochi/. Idempotent: records already present are left as they are, so running it again "
+        "changes nothing."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--user",
-            metavar="USERNAME",
-            help=f"Attribute the new records to this existing user (default: {sochi.DEMO_USERNAME!r}, created "
-            "without a password if missing).",
-        )
+        self.add_user_argument(parser)
 
-    def handle(self, *args, user=None, **options):
-        account = None
-        if user:
-            account = get_user_model().objects.filter(username=user).first()
-            if account is None:
-                raise CommandError(f"No user named {user!r}.")
-        counts = sochi.load(user=account, stdout=self.stdout)
-        summary = sochi.describe(counts)
-        if summary:
-            self.stdout.write(self.style.SUCCESS(summary))
-        else:
-            self.stdout.write("Nothing to do: the Sochi demo is already loaded.")
+    def handle(self, *args, **options):
+        super().handle(*args, directory=loading.SOCHI, **options)
+
+    def nothing_to_do(self, directory) -> str:
+        return "Nothing to do: the Sochi demo is already loaded."
