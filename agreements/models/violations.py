@@ -88,6 +88,15 @@ def casualty_total_is_civilian_bound(violation, kind: str, estimate: str) -> boo
     )
 
 
+class LinkedHistory(HistoricalRecords):
+    """History that the services can write once per save, links included (see `services.violations`): by default
+    simple-history writes a row for the save and one more for each kind of link set after it."""
+
+    def contribute_to_class(self, cls, name):
+        super().contribute_to_class(cls, name)
+        cls.history_records = self
+
+
 class ViolationQuerySet(models.QuerySet):
     """Which violations count, said once.
 
@@ -254,7 +263,7 @@ class Violation(TimeStamped):
         help_text="Set when this record was merged into another as a duplicate (it is then retracted).",
     )
 
-    history = HistoricalRecords(m2m_fields=[clauses, perpetrators, affected_actors])
+    history = LinkedHistory(m2m_fields=[clauses, perpetrators, affected_actors])
 
     objects = ViolationQuerySet.as_manager()
 

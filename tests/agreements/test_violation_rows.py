@@ -61,7 +61,7 @@ def varied(db):
             clauses=clauses[: 1 + i % 3][::-1],
             perpetrators=actors[i % 3 :],
             sources=[SourceFactory(), SourceFactory(published_on=None)][: 1 + i % 2],
-            description=f"Incident «{i}» — \"shelling\"\n\tat dawn \\ {chr(0x2028)}",
+            description=f'Incident «{i}» — "shelling"\n\tat dawn \\ {chr(0x2028)}',
             **fields,
         )
         if i % 5 == 2:
