@@ -4,7 +4,7 @@
 
 Three phases against the same server, each `--seconds` long (bounded: it ends on time, whatever happens):
 1. a trivial JSON view (`/healthz`): the stack's own ceiling on this machine;
-2. the read mix: half list pages of 50 (with their cursor, so clients page through), half violation details;
+2. the read mix: half the first list page of 50 (what a dashboard polls), half violation details;
 3. the 90/10 mix: the read mix with one request in ten a POST of a new violation (a monitor's token).
 
 The client is asyncio on the standard library, HTTP/1.1 keep-alive, one connection per client; it reads whole
@@ -176,7 +176,7 @@ def writers(keys: dict, ids: list[str]):
             body = {
                 "agreement": "sochi-2018", "category": "shelling", "description": "Load test: shelling reported.",
                 "started_at": f"2019-06-{rng.randint(1, 28):02d}T0{rng.randint(0, 9)}:00:00Z",
-                "latitude": 35.4 + rng.random() / 10, "longitude": 36.5 + rng.random() / 10,
+                "latitude": round(35.4 + rng.random() / 10, 6), "longitude": round(36.5 + rng.random() / 10, 6),
                 "location_precision": "exact", "perpetrators": ["unknown"],
                 "new_sources": [{"publisher": "Load", "title": f"Load {rng.random()}", "kind": "news_report"}],
             }  # fmt: skip

@@ -304,6 +304,9 @@ TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 # gunicorn workers each keeps its own counts, so a client gets up to workers × the rate. Production with more than
 # one worker sets a shared one, e.g. CACHE_BACKEND=django.core.cache.backends.db.DatabaseCache
 # CACHE_LOCATION=compliance_cache (after `manage.py createcachetable`).
+# Rendered API answers are cached under their ETag (compliance/api/conditional.py); bodies up to this size.
+API_ANSWER_CACHE_MAX_BYTES = int(os.environ.get("API_ANSWER_CACHE_MAX_BYTES", str(256 * 1024)))
+
 CACHES = {
     "default": {
         "BACKEND": os.environ.get("CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),

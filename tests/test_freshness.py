@@ -155,3 +155,29 @@ def test_a_link_change_alone_moves_the_counter():
     violation.perpetrators.add(ActorFactory())
 
     assert freshness.current()[0] != before
+
+
+def test_a_cached_answer_is_served_until_the_record_changes(api, violation):
+    client = api.client("analyst")
+    first = client.get(VIOLATIONS)
+
+    with CaptureQueriesContext(connection) as captured:
+        again = client.get(VIOLATIONS)
+    assert again.content == first.content
+    assert [q["sql"] for q in captured.captured_queries if '"agreements_' in q["sql"]] == []  # from the cache
+
+    rename_place(violation)
+    changed = client.get(VIOLATIONS)
+    assert b"Khan Sheikhoun" in changed.content and changed.content != first.content
+
+
+def test_answers_are_cached_per_format(api, violation):
+    client = api.client("admin")
+    json_body = client.get(VIOLATIONS).content  # cached first
+
+    page = client.get(VIOLATIONS, HTTP_ACCEPT="text/html")
+    csv_body = b"".join(client.get(VIOLATIONS, {"format": "csv"}).streaming_content)
+
+    assert json_body.startswith(b"{")
+    assert page["Content-Type"].startswith("text/html") and page.content != json_body
+    assert csv_body.splitlines()[0].startswith("\ufeffuuid,".encode())
