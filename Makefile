@@ -33,6 +33,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_sochi
 	$(PY) manage.py ensure_admin
+	$(PY) manage.py jobs_upkeep
 	@echo "Serving the admin at http://$(HOST):$(PORT)/admin/ ; background jobs run in manage.py db_worker"
 	@$(PY) -c 'import os, sys; os.setsid(); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])' \
 		manage.py db_worker & worker=$$!; \

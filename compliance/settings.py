@@ -245,6 +245,11 @@ TASKS = {
 # again, this many attempts in all, the n-th retry after n × JOB_RETRY_DELAY_SECONDS.
 JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "3"))
 JOB_RETRY_DELAY_SECONDS = int(os.environ.get("JOB_RETRY_DELAY_SECONDS", "30"))
+# `manage.py jobs_upkeep` (run by `make run` and the compose worker before the worker starts; from cron as well):
+# a running job with no sign of life for JOB_STALE_MINUTES lost its worker and is failed (nothing of it was kept);
+# finished jobs and their files are deleted after JOB_KEEP_DAYS.
+JOB_STALE_MINUTES = int(os.environ.get("JOB_STALE_MINUTES", "60"))
+JOB_KEEP_DAYS = int(os.environ.get("JOB_KEEP_DAYS", "30"))
 # The admin's import runs as a job (with a progress bar) past this many rows, or when asked.
 IMPORT_INLINE_MAX_ROWS = int(os.environ.get("IMPORT_INLINE_MAX_ROWS", "500"))
 

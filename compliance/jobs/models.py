@@ -66,6 +66,9 @@ class Job(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last sign of life of the attempt running it (claim or progress)."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class ProgressWriter:
         connection = connections[DEFAULT_DB_ALIAS]
         if not connection.in_atomic_block:
             Job.objects.filter(pk=self.job_id, state=JobState.RUNNING).update(
-                progress_done=done, progress_total=total, progress_message=message
+                progress_done=done, progress_total=total, progress_message=message, heartbeat_at=timezone.now()
             )
             return True
         if self._refused or connection.vendor != "postgresql":
@@ -44,9 +45,16 @@ class ProgressWriter:
             table = connection.ops.quote_name(Job._meta.db_table)
             with side.cursor() as cursor:
                 cursor.execute(
-                    f"UPDATE {table} SET progress_done = %s, progress_total = %s, progress_message = %s "
-                    "WHERE id = %s AND state = %s",
-                    [done, total, message, Job._meta.pk.get_db_prep_value(self.job_id, side), JobState.RUNNING],
+                    f"UPDATE {table} SET progress_done = %s, progress_total = %s, progress_message = %s, "
+                    "heartbeat_at = %s WHERE id = %s AND state = %s",
+                    [
+                        done,
+                        total,
+                        message,
+                        timezone.now(),
+                        Job._meta.pk.get_db_prep_value(self.job_id, side),
+                        JobState.RUNNING,
+                    ],
                 )
         except DatabaseError as exc:
             # A lock timeout, or the server gone: stop trying until the job ends (its outcome is written anyway).

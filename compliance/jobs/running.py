@@ -133,6 +133,7 @@ def job_run(job_id: str, work: Callable[[Job, JobContext], dict], *, context: Ta
     claimed = Job.objects.filter(pk=job_id, state=JobState.QUEUED).update(
         state=JobState.RUNNING,
         started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
         attempts=F("attempts") + 1,
         progress_message="Started.",
         task_id=str(context.task_result.id),
