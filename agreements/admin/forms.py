@@ -73,19 +73,17 @@ class CitationForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        typed = any(cleaned.get(name) for name in self.NEW_FIELDS)
-        if cleaned.get("source") and typed:
-            raise ValidationError("Either choose a known source or describe a new one, not both.")
-        if not cleaned.get("source") and not self.instance.pk:
-            if not typed:
-                raise ValidationError("Choose a known source or describe a new one.")
-            missing = [
-                label
-                for name, label in [("new_publisher", "publisher"), ("new_title", "title")]
-                if not cleaned.get(name)
-            ]
-            if missing:
-                raise ValidationError(f"A new source needs its {' and '.join(missing)}.")
+        if self.instance.pk and not cleaned.get("source"):
+            return cleaned  # an existing citation keeps its source
+        problem = services.citation_source_problem(
+            source=cleaned.get("source"),
+            publisher=cleaned.get("new_publisher") or "",
+            title=cleaned.get("new_title") or "",
+            kind=cleaned.get("new_kind") or "",
+            typed=any(cleaned.get(name) for name in self.NEW_FIELDS),
+        )
+        if problem:
+            raise ValidationError(problem)
         return cleaned
 
     def has_changed(self):

@@ -319,10 +319,16 @@ class CitationSerializer(StrictFieldsMixin, serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
     def validate(self, attrs):
-        if attrs.get("source") is None and not (attrs.get("publisher") and attrs.get("title") and attrs.get("kind")):
-            raise serializers.ValidationError(
-                "Give an existing source's id, or publisher, title and kind of a new one."
-            )
+        typed = any(attrs.get(name) for name in ("publisher", "title", "kind", "url", "published_on"))
+        problem = services.citation_source_problem(
+            source=attrs.get("source"),
+            publisher=attrs.get("publisher", ""),
+            title=attrs.get("title", ""),
+            kind=attrs.get("kind", ""),
+            typed=typed,
+        )
+        if problem:
+            raise serializers.ValidationError(problem)
         return attrs
 
 

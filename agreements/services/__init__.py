@@ -32,6 +32,7 @@ from agreements.services.review import (
 from agreements.services.sources import (
     NewSource,
     citation_remove,
+    citation_source_problem,
     citation_update,
     source_get_or_create,
     source_known,
@@ -53,6 +54,7 @@ __all__ = [
     "StaleEdit",
     "agreement_save",
     "citation_remove",
+    "citation_source_problem",
     "citation_update",
     "clause_save",
     "place_save",

@@ -35,6 +35,24 @@ class NewSource:
     extra: dict = field(default_factory=dict)
 
 
+def citation_source_problem(*, source, publisher: str = "", title: str = "", kind: str = "", typed=None) -> str | None:
+    """The one rule of what a citation names, asked by the service, the API and the admin form alike: exactly one
+    source, an existing one or a new one with its publisher, title and kind. None when it holds, else why not.
+
+    `typed`: whether any field of a new source was given (default: a publisher or a title).
+    """
+    typed = bool(publisher or title) if typed is None else typed
+    if source is not None and typed:
+        return "Choose an existing source or describe a new one, not both."
+    if source is None:
+        if not typed:
+            return "Choose an existing source or describe a new one."
+        missing = [name for name, value in (("publisher", publisher), ("title", title), ("kind", kind)) if not value]
+        if missing:
+            return f"A new source needs its {' and '.join(missing)}."
+    return None
+
+
 def source_known(*, url: str = "", publisher: str = "", title: str = "") -> Source | None:
     """The source already recorded for this article: by URL when there is one, else by publisher and title."""
     if url:
@@ -104,8 +122,12 @@ def violation_cite(
     if not new_record:
         current = Violation.objects.get(pk=violation.pk)
         refuse(permissions.violation_cite_refusal(violation=current, user=user))
-    if (source is None) == (new_source is None):
-        raise ValidationError("Choose an existing source or describe a new one, not both.")
+    new = new_source or NewSource(publisher="", title="", kind="")
+    problem = citation_source_problem(
+        source=source, publisher=new.publisher, title=new.title, kind=new.kind, typed=new_source is not None
+    )
+    if problem:
+        raise ValidationError(problem)
     if source is None:
         source = source_get_or_create(new=new_source, user=user)
     if source.retired_at is not None:
