@@ -53,7 +53,7 @@ def violations_selected(filters: dict[str, list[str]]):
     """The violations GET /api/v1/violations/ lists for these query parameters, in the same order.
 
     Raises ValidationError naming the parameters it cannot read."""
-    from agreements.api.views import ViolationViewSet  # the view imports this module to start exports
+    from agreements.api.violations import ViolationViewSet  # the view imports this module to start exports
 
     data = QueryDict(mutable=True)
     for key, values in filters.items():

@@ -36,7 +36,7 @@ RESPONSES = {
 
 WRITES = {"post", "put", "patch"}
 UPDATES = {"put", "patch"}
-# Records with a version (agreements/api/views.py): an update must send If-Match (428 without, 412 when stale).
+# Records with a version (agreements/api/base.py): an update must send If-Match (428 without, 412 when stale).
 VERSIONED_PATHS = ("/api/v1/violations/{", "/api/v1/clauses/{", "/api/v1/zones/{", "/api/v1/places/{")
 # Assessments compare an optional If-Match on update; the review steps of violations (POST …/verify/ and the
 # others) take an optional one too.

@@ -11,8 +11,8 @@ from rest_framework.renderers import JSONRenderer
 
 from agreements import services
 from agreements.api.serializers import ViolationSerializer
-from agreements.api.views import ViolationViewSet
 from agreements.api.violation_rows import PAGE_FIELDS, sql_rows, violation_rows
+from agreements.api.violations import ViolationViewSet
 from agreements.models import Violation
 from compliance.api.renderers import ORJSONRenderer
 from tests.api_helpers import Api
