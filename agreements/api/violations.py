@@ -23,7 +23,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from agreements import exports, services
-from agreements.api import filters, serializers
+from agreements.api import filters, violation_serializers
 from agreements.api.base import IF_MATCH_REQUIRED, PreconditionRequired, RecordViewSet
 from agreements.api.renderers import CSVRenderer, GeoJSONRenderer, XLSXRenderer
 from agreements.api.violation_rows import detail_row, page_rows
@@ -84,7 +84,7 @@ def _step_schema(summary: str, request_serializer, description: str = STEP_DESCR
         description=description,
         request=request_serializer,
         responses={
-            200: serializers.ViolationSerializer,
+            200: violation_serializers.ViolationSerializer,
             412: OpenApiResponse(description="If-Match names a version that is no longer current."),
         },
         parameters=[IF_MATCH_OPTIONAL],
@@ -153,7 +153,7 @@ class FeatureCollectionExtension(OpenApiSerializerExtension):
     list=extend_schema(
         parameters=[FORMAT_PARAMETER, COLUMNS_PARAMETER, ASYNC_EXPORT_PARAMETER],
         responses={
-            (200, "application/json"): serializers.ViolationSerializer(many=True),
+            (200, "application/json"): violation_serializers.ViolationSerializer(many=True),
             (200, GeoJSONRenderer.media_type): OpenApiResponse(
                 FeatureCollectionSerializer, description="?format=geojson"
             ),
@@ -166,17 +166,17 @@ class FeatureCollectionExtension(OpenApiSerializerExtension):
     ),
     update=extend_schema(
         parameters=[IF_MATCH_REQUIRED],
-        request=serializers.ViolationUpdateSerializer,
-        responses=serializers.ViolationSerializer,
+        request=violation_serializers.ViolationUpdateSerializer,
+        responses=violation_serializers.ViolationSerializer,
     ),
     partial_update=extend_schema(
         parameters=[IF_MATCH_REQUIRED],
-        request=serializers.ViolationUpdateSerializer,
-        responses=serializers.ViolationSerializer,
+        request=violation_serializers.ViolationUpdateSerializer,
+        responses=violation_serializers.ViolationSerializer,
     ),
 )
 class ViolationViewSet(RecordViewSet):
-    serializer_class = serializers.ViolationSerializer
+    serializer_class = violation_serializers.ViolationSerializer
     filterset_class = filters.ViolationFilter
     lookup_field = "uuid"
     lookup_value_regex = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -293,36 +293,38 @@ class ViolationViewSet(RecordViewSet):
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc) or None) from exc  # keep the workflow's reason in the error message
         violation = self.with_relations(Violation.objects.all()).get(pk=violation.pk)
-        response = Response(serializers.ViolationSerializer(violation, context=self.get_serializer_context()).data)
+        response = Response(
+            violation_serializers.ViolationSerializer(violation, context=self.get_serializer_context()).data
+        )
         response["ETag"] = self.etag(violation)
         return response
 
-    @_step_schema("Verify (reviewers; not the reporter or last editor)", serializers.ReviewNoteSerializer)
+    @_step_schema("Verify (reviewers; not the reporter or last editor)", violation_serializers.ReviewNoteSerializer)
     @action(detail=True, methods=["post"])
     def verify(self, request, uuid=None):
-        return self.step(request, services.violation_verify, serializers.ReviewNoteSerializer)
+        return self.step(request, services.violation_verify, violation_serializers.ReviewNoteSerializer)
 
-    @_step_schema("Dispute (reviewers; not the reporter or last editor)", serializers.ReviewNoteSerializer)
+    @_step_schema("Dispute (reviewers; not the reporter or last editor)", violation_serializers.ReviewNoteSerializer)
     @action(detail=True, methods=["post"])
     def dispute(self, request, uuid=None):
-        return self.step(request, services.violation_dispute, serializers.ReviewNoteSerializer)
+        return self.step(request, services.violation_dispute, violation_serializers.ReviewNoteSerializer)
 
-    @_step_schema("Reject (reviewers; not the reporter or last editor)", serializers.ReviewNoteSerializer)
+    @_step_schema("Reject (reviewers; not the reporter or last editor)", violation_serializers.ReviewNoteSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, uuid=None):
-        return self.step(request, services.violation_reject, serializers.ReviewNoteSerializer)
+        return self.step(request, services.violation_reject, violation_serializers.ReviewNoteSerializer)
 
     @_step_schema(
-        "Send back to reported (reviewers; not the reporter or last editor)", serializers.ReviewNoteSerializer
+        "Send back to reported (reviewers; not the reporter or last editor)", violation_serializers.ReviewNoteSerializer
     )
     @action(detail=True, methods=["post"])
     def reopen(self, request, uuid=None):
-        return self.step(request, services.violation_reopen, serializers.ReviewNoteSerializer)
+        return self.step(request, services.violation_reopen, violation_serializers.ReviewNoteSerializer)
 
-    @_step_schema("Retract with a reason", serializers.RetractionSerializer, RETRACT_DESCRIPTION)
+    @_step_schema("Retract with a reason", violation_serializers.RetractionSerializer, RETRACT_DESCRIPTION)
     @action(detail=True, methods=["post"])
     def retract(self, request, uuid=None):
-        return self.step(request, services.violation_retract, serializers.RetractionSerializer)
+        return self.step(request, services.violation_retract, violation_serializers.RetractionSerializer)
 
     @extend_schema(
         operation_id="v1_violations_history",
@@ -331,12 +333,12 @@ class ViolationViewSet(RecordViewSet):
         "fields it changed (old and new; foreign keys and links as ids). Readable with the violation's view "
         "permission, retracted or not.",
         filters=False,
-        responses=serializers.ViolationHistorySerializer(many=True),
+        responses=violation_serializers.ViolationHistorySerializer(many=True),
     )
     @action(detail=True, methods=["get"], pagination_class=None)
     def history(self, request, uuid=None):
         entries = services.violation_history(violation=self.get_object())
-        return Response(serializers.ViolationHistorySerializer(entries, many=True).data)
+        return Response(violation_serializers.ViolationHistorySerializer(entries, many=True).data)
 
     def update(self, request, *args, **kwargs):
         response = super().update(request, *args, **kwargs)

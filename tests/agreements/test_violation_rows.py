@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
 
 from agreements import services
-from agreements.api.serializers import ViolationSerializer
 from agreements.api.violation_rows import PAGE_FIELDS, sql_rows, violation_rows
+from agreements.api.violation_serializers import ViolationSerializer
 from agreements.api.violations import ViolationViewSet
 from agreements.models import Violation
 from compliance.api.renderers import ORJSONRenderer
