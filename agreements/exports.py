@@ -61,7 +61,9 @@ from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from agreements import acled
 from agreements.models import Actor, Clause, Source, Violation, ViolationSource
+from agreements.models.violations import casualty_total
 
 Value = str | int | float | bool | date | datetime | None
 
@@ -228,6 +230,13 @@ def _ours(name: str, value: Callable[[Violation], Value], description: str) -> C
     return Column(name, name, value, description)
 
 
+def _casualties(kind: str, estimate: str) -> Callable[[Violation], Value]:
+    # A total column reads the civilians counted in it when the total itself is not reported (casualty_total).
+    if kind in ("killed", "injured"):
+        return lambda v: casualty_total(v, kind, estimate)
+    return _field(f"{kind}_{estimate}")
+
+
 _COUNT_DESCRIPTIONS = {
     "killed": "people killed",
     "injured": "people injured",
@@ -254,7 +263,7 @@ VIOLATION_COLUMNS: tuple[Column, ...] = (
     _ours("in_zone", _field("in_zone"), "Inside a restricting zone: true, false, or empty when too coarse to tell."),
     _ours("zone", lambda v: v.zone.slug if v.zone_id else None, "Slug of the zone the incident lies in."),
     *(
-        _ours(f"{kind}_{estimate}", _field(f"{kind}_{estimate}"), f"{text} ({estimate} estimate); empty: not reported.")
+        _ours(f"{kind}_{estimate}", _casualties(kind, estimate), f"{text} ({estimate} estimate); empty: not reported.")
         for kind, text in _COUNT_DESCRIPTIONS.items()
         for estimate in ("low", "best", "high")
     ),
@@ -276,40 +285,14 @@ VIOLATION_COLUMNS: tuple[Column, ...] = (
 
 # --- ACLED-style columns ------------------------------------------------------------------------------------------
 
-EXPLOSIONS = "Explosions/Remote violence"
-BATTLES = "Battles"
-STRATEGIC = "Strategic developments"
-
-# Our category → ACLED (event_type, sub_event_type). A territorial capture depends on who took the ground: this
-# entry is the non-state case, `ACLED_STATE_CAPTURE` the state one.
-ACLED_EVENT_TYPES: dict[str, tuple[str, str]] = {
-    Violation.Category.AIRSTRIKE: (EXPLOSIONS, "Air/drone strike"),
-    Violation.Category.SHELLING: (EXPLOSIONS, "Shelling/artillery/missile attack"),
-    Violation.Category.BARREL_BOMB: (EXPLOSIONS, "Air/drone strike"),
-    Violation.Category.GROUND_ASSAULT: (BATTLES, "Armed clash"),
-    Violation.Category.TERRITORIAL_CAPTURE: (BATTLES, "Non-state actor overtakes territory"),
-    Violation.Category.PATROL_ATTACK: (BATTLES, "Armed clash"),
-    Violation.Category.HEAVY_WEAPONS_IN_ZONE: (STRATEGIC, "Other"),
-    Violation.Category.ARMED_GROUP_IN_ZONE: (STRATEGIC, "Other"),
-    Violation.Category.ROUTE_CLOSURE: (STRATEGIC, "Other"),
-    Violation.Category.OTHER: (STRATEGIC, "Other"),
-}
-ACLED_STATE_CAPTURE = (BATTLES, "Government regains territory")
-STATE_ACTOR_KINDS = frozenset({Actor.Kind.STATE, Actor.Kind.STATE_FORCE, Actor.Kind.UNIT})
-
-ACLED_TIME_PRECISION = {
-    Violation.TimePrecision.EXACT: 1,
-    Violation.TimePrecision.DAY: 1,
-    Violation.TimePrecision.WEEK: 2,
-    Violation.TimePrecision.MONTH: 3,
-}
-ACLED_GEO_PRECISION = {
-    Violation.LocationPrecision.EXACT: 1,
-    Violation.LocationPrecision.TOWN: 1,
-    Violation.LocationPrecision.DISTRICT: 2,
-    Violation.LocationPrecision.REGION: 3,
-}
-COUNTRY_NAMES = {"SY": "Syria"}
+# The ACLED vocabulary lives in agreements/acled.py (shared with the import); its names stay importable from here.
+ACLED_EVENT_TYPES = acled.ACLED_EVENT_TYPES
+ACLED_STATE_CAPTURE = acled.ACLED_STATE_CAPTURE
+ACLED_TIME_PRECISION = acled.ACLED_TIME_PRECISION
+ACLED_GEO_PRECISION = acled.ACLED_GEO_PRECISION
+COUNTRY_NAMES = acled.COUNTRY_NAMES
+STATE_ACTOR_KINDS = acled.STATE_ACTOR_KINDS
+EXPLOSIONS, BATTLES, STRATEGIC = acled.EXPLOSIONS, acled.BATTLES, acled.STRATEGIC
 
 
 def _actor1(v: Violation) -> Actor | None:
@@ -318,15 +301,12 @@ def _actor1(v: Violation) -> Actor | None:
 
 def acled_event_type(v: Violation) -> tuple[str, str]:
     """(event_type, sub_event_type) of a violation in ACLED's terms."""
-    if v.category == Violation.Category.TERRITORIAL_CAPTURE:
-        actor1 = _actor1(v)
-        if actor1 is not None and actor1.kind in STATE_ACTOR_KINDS:
-            return ACLED_STATE_CAPTURE
-    return ACLED_EVENT_TYPES.get(v.category, (STRATEGIC, "Other"))
+    actor1 = _actor1(v) if v.category == Violation.Category.TERRITORIAL_CAPTURE else None
+    return acled.event_type_for(v.category, actor1.kind if actor1 is not None else None)
 
 
 def _disorder_type(v: Violation) -> str:
-    return STRATEGIC if acled_event_type(v)[0] == STRATEGIC else "Political violence"
+    return acled.disorder_type_for(acled_event_type(v)[0])
 
 
 def _first(names: list[str]) -> str | None:
@@ -371,7 +351,11 @@ ACLED_COLUMNS: tuple[Column, ...] = (
     ),
     _acled("source", _publishers, "Publishers of the sources, '; '-separated."),
     _acled("notes", _field("description"), "Description of the incident."),
-    _acled("fatalities", lambda v: v.killed_best or 0, "Killed (best estimate); 0 when not reported."),
+    _acled(
+        "fatalities",
+        lambda v: casualty_total(v, "killed", "best") or 0,
+        "Killed (best estimate; civilians killed when only they are reported); 0 when not reported.",
+    ),
     _acled("clauses", _clauses, "Ours: numbers of the clauses breached, '; '-separated."),
     _acled("in_zone", _field("in_zone"), "Ours: inside a restricting zone (true/false/empty)."),
     _acled("status", _field("status"), "Ours: review status."),

@@ -43,27 +43,24 @@ from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import connections, transaction
 from django.db.models import F, QuerySet
 
-from agreements import exports
-from agreements.exports import (
-    ACLED_COLUMNS,
+from agreements import acled, exports
+from agreements.acled import (
     ACLED_EVENT_TYPES,
     ACLED_GEO_PRECISION,
     ACLED_STATE_CAPTURE,
     ACLED_TIME_PRECISION,
     COUNTRY_NAMES,
-    FORMULA_PREFIXES,
     STATE_ACTOR_KINDS,
     STRATEGIC,
-    VIOLATION_COLUMNS,
-    Column,
 )
+from agreements.exports import ACLED_COLUMNS, FORMULA_PREFIXES, VIOLATION_COLUMNS, Column
 from agreements.models import Actor, Clause, Source, Violation, ViolationSource
-from agreements.models.violations import COUNT_FIELDS
+from agreements.models.violations import COUNT_FIELDS, ESTIMATES
 
 # str.rstrip() strips every character Python calls whitespace; rtrim(text, characters) strips exactly those given.
 PYTHON_WHITESPACE = "".join(chr(code) for code in range(0x3001) if chr(code).isspace())
 
-POLITICAL_VIOLENCE = "Political violence"
+POLITICAL_VIOLENCE = acled.POLITICAL_VIOLENCE
 
 # to_char() patterns of datetime.isoformat() in UTC, "+00:00" written "Z" (exports._iso_utc).
 ISO_SECONDS = 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
@@ -191,7 +188,7 @@ def _event_type(index: int) -> Cell:
             s,
             "category",
             {key: pair[index] for key, pair in ACLED_EVENT_TYPES.items()},
-            s.literal((STRATEGIC, "Other")[index]),
+            s.literal(acled.ACLED_FALLBACK_EVENT[index]),
         )
         state_kinds = ", ".join(s.literal(str(kind)) for kind in sorted(STATE_ACTOR_KINDS))
         return (
@@ -225,6 +222,11 @@ def _country(s: _Select) -> str:
     return s.escaped(f"({_mapped(s, 'place__country', COUNTRY_NAMES, s.col('place__country'))})")
 
 
+def _casualty_total(kind: str, estimate: str) -> Cell:
+    # casualty_total_expression written over the inner query's columns (this SQL reads f, not the model's table).
+    return lambda s: f"COALESCE({s.col(f'{kind}_{estimate}')}, {s.col(f'civilians_{kind}_{estimate}')})"
+
+
 def _precision_code(path: str, codes: dict) -> Cell:
     return lambda s: _mapped(s, path, {key: int(code) for key, code in codes.items()})
 
@@ -248,6 +250,11 @@ OUR_CELLS: dict[str, Cell] = {
     "in_zone": _boolean("in_zone"),
     "zone": _escaped("zone__slug"),
     **{name: _number(name) for name in COUNT_FIELDS},
+    **{
+        f"{kind}_{estimate}": _casualty_total(kind, estimate)
+        for kind in ("killed", "injured")
+        for estimate in ESTIMATES
+    },
     "status": _choice("status"),
     "retracted": lambda s: f"CASE WHEN {s.col('retracted_at')} IS NULL THEN 'false' ELSE 'true' END",
     "sources": _linked("sources", "lines"),
@@ -278,7 +285,7 @@ ACLED_CELLS: dict[str, Cell] = {
     "geo_precision": _precision_code("location_precision", ACLED_GEO_PRECISION),
     "source": _linked("publishers", "names"),
     "notes": _escaped("description"),
-    "fatalities": lambda s: f"COALESCE({s.col('killed_best')}, 0)",
+    "fatalities": lambda s: f"COALESCE({_casualty_total('killed', 'best')(s)}, 0)",
     "clauses": _linked("clauses", "numbers"),
     "in_zone": _boolean("in_zone"),
     "status": _choice("status"),

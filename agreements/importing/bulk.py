@@ -1,0 +1,278 @@
+"""The bulk writer: many violations with their links, sources, citations and history in a few statements per batch,
+to the same rows the services write one by one (tests/agreements/test_bulk_import.py compares them field by field).
+
+What `services.violation_record` decides for one row is decided here for a batch with the same functions:
+permission (once), `violation_locate` (in-zone, with the agreement's zones loaded once), `violation_check_dates`,
+field validation (`full_clean` without its per-row queries), source reuse by `services.source_known`'s rule. Check
+and unique constraints are asked of the database, once per batch: a batch it refuses is rolled back to its savepoint
+and its rows written again through the services, which name each row's errors exactly as the one-row path does.
+
+History: a violation's creation ("+"), then one "~" entry per non-empty link set with the links as they stood (as
+simple-history records `.set()` of clauses, perpetrators, affected actors in that order), a "+" for each citation
+and each new source; all attributed to the importing user, dated when the batch was written.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from agreements import services
+from agreements.duplicates import DEFAULT_KM, _compare
+from agreements.importing.readers import Prepared
+from agreements.importing.results import RowResult
+from agreements.importing.writing import duplicate_warning, error_lines, write_row
+from agreements.models import Source, Violation, ViolationSource, Zone
+from agreements.services import permissions
+from agreements.services.base import refuse
+
+BATCH_SIZE = 2000
+M2M_FIELDS = ("clauses", "perpetrators", "affected_actors")
+# Foreign keys full_clean would fetch one query each; they are loaded objects here, checked by the database.
+_LOADED_FOREIGN_KEYS = ["agreement", "place", "zone", "reported_by", "updated_by", "verified_by", "retracted_by"]
+
+
+@dataclass
+class _Pending:
+    violation: Violation
+    prepared: Prepared
+    result: RowResult
+    source_keys: list[tuple]
+
+
+def source_key(new: services.NewSource) -> tuple | None:
+    """What `services.source_known` looks a source up by; None when it would look up nothing (always new)."""
+    if new.url:
+        return ("url", new.url)
+    if new.publisher and new.title:
+        return ("title", new.publisher, new.title)
+    return None
+
+
+class BulkWriter:
+    """Collects validated rows and writes them `batch_size` at a time; `finish()` writes the last batch.
+
+    With `check_duplicates`, each row gets the "possible duplicate" warnings the one-row path gives (one query per
+    batch); the synthetic data generator does without."""
+
+    def __init__(
+        self,
+        *,
+        agreement,
+        user,
+        zones: list[Zone] | None = None,
+        batch_size: int = BATCH_SIZE,
+        check_duplicates: bool = True,
+        field_columns: dict[str, str] | None = None,
+    ):
+        refuse(permissions.violation_create_refusal(user=user))
+        self.agreement, self.user, self.batch_size = agreement, user, batch_size
+        self.zones = (
+            zones
+            if zones is not None
+            else list(Zone.objects.filter(agreement=agreement, kind__in=Zone.RESTRICTING_KINDS))
+        )
+        self.check_duplicates = check_duplicates
+        self.field_columns = field_columns or {}
+        self.pending: list[_Pending] = []
+        self.sources: dict[tuple, Source] = {}  # found or created by this import, by `source_key`
+        self._batch_sources: list[Source] = []  # created by the batch being written (gone if it is rolled back)
+        self.written = 0
+
+    # validating in memory
+
+    def add(self, prepared: Prepared, result: RowResult) -> None:
+        """Validate the row as the services would; a valid row is queued, an invalid one gets its errors."""
+        fields = {name: value for name, value in prepared.fields.items() if value is not None}
+        violation = Violation(**fields, reported_by=self.user, version=1)
+        try:
+            services.violation_locate(violation, zones=self.zones)
+            services.violation_check_dates(violation)
+            violation.full_clean(exclude=_LOADED_FOREIGN_KEYS, validate_unique=False, validate_constraints=False)
+            new_sources = [self._new_source(new) for new in prepared.sources]
+        except ValidationError as exc:
+            result.errors.extend(error_lines(exc, self.field_columns))
+            return
+        keys = [
+            source_key(new) or ("new", id(source)) for new, source in zip(prepared.sources, new_sources, strict=True)
+        ]
+        for new, key, source in zip(prepared.sources, keys, new_sources, strict=True):
+            label = f"{new.publisher}: {new.title}"
+            known = key in self.sources or source.pk is not None
+            (result.reused_sources if known else result.new_sources).append(label)
+            self.sources.setdefault(key, source)
+        self.pending.append(_Pending(violation, prepared, result, list(dict.fromkeys(keys))))
+        if len(self.pending) >= self.batch_size:
+            self.flush()
+
+    def _new_source(self, new: services.NewSource) -> Source:
+        """The stored source for this article if there is one, else an unsaved one, validated in memory."""
+        key = source_key(new)
+        if key in self.sources:
+            return self.sources[key]
+        if key is not None:
+            existing = services.source_known(url=new.url, publisher=new.publisher, title=new.title)
+            if existing is not None:
+                return existing
+        source = Source(
+            publisher=new.publisher,
+            title=new.title,
+            kind=new.kind,
+            url=new.url,
+            published_on=new.published_on,
+            reliability=new.reliability,
+            credibility=new.credibility,
+            **new.extra,
+        )
+        source.full_clean(validate_unique=False, validate_constraints=False)
+        return source
+
+    # writing
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        try:
+            with transaction.atomic():
+                self._write(batch)
+        except IntegrityError:
+            # A constraint the database holds refused a row: the services say which, row by row.
+            self._forget_new_sources(batch)
+            for item in batch:
+                item.result.new_sources.clear()
+                item.result.reused_sources.clear()
+                write_row(item.prepared, user=self.user, result=item.result, field_columns=self.field_columns)
+            return
+        for item in batch:
+            item.result.violation_uuid = item.violation.uuid
+        if self.check_duplicates:
+            self._warn_duplicates(batch)
+        self.written += len(batch)
+
+    def finish(self) -> int:
+        self.flush()
+        return self.written
+
+    def _forget_new_sources(self, batch: list[_Pending]) -> None:
+        # Rolled back with the batch: later rows find them again by `source_known` (the fallback may create them).
+        gone = {id(source) for source in self._batch_sources}
+        self.sources = {
+            key: source for key, source in self.sources.items() if source.pk is not None and id(source) not in gone
+        }
+
+    def _write(self, batch: list[_Pending]) -> None:
+        now = timezone.now()
+        new_sources = [
+            self.sources[key]
+            for key in dict.fromkeys(key for item in batch for key in item.source_keys)
+            if self.sources[key].pk is None
+        ]
+        self._batch_sources = new_sources
+        bulk_create_with_history(new_sources, Source, default_user=self.user, default_date=now)
+        violations = [item.violation for item in batch]
+        bulk_create_with_history(violations, Violation, default_user=self.user, default_date=now)
+        self._write_links(batch, now)
+        citations = [
+            ViolationSource(violation_id=item.violation.pk, source_id=self.sources[key].pk)
+            for item in batch
+            for key in item.source_keys
+        ]
+        bulk_create_with_history(citations, ViolationSource, default_user=self.user, default_date=now)
+
+    def _write_links(self, batch: list[_Pending], now: datetime) -> None:
+        """The link rows, then the "~" history entries `.set()` records for each non-empty link set in turn."""
+        links: dict[str, list] = {}
+        for name in M2M_FIELDS:
+            through = getattr(Violation, name).through
+            target = getattr(Violation, name).field.m2m_reverse_field_name()
+            rows = [
+                through(violation_id=item.violation.pk, **{f"{target}_id": linked.pk})
+                for item in batch
+                for linked in _linked(item.prepared, name)
+            ]
+            links[name] = through.objects.bulk_create(rows)
+        by_violation = {name: defaultdict(list) for name in M2M_FIELDS}
+        for name, rows in links.items():
+            for row in rows:
+                by_violation[name][row.violation_id].append(row)
+        _history_of_links(batch, by_violation, user=self.user, now=now)
+
+    def _warn_duplicates(self, batch: list[_Pending]) -> None:
+        """`likely_duplicates` for the whole batch in one query: each row against the rows recorded before it."""
+        days = {_utc_day(item.violation.started_at) for item in batch}
+        within_days = models.Q()
+        for day in days:
+            within_days |= models.Q(started_at__gte=day, started_at__lt=day + timedelta(days=1))
+        candidates = (
+            Violation.objects.filter(within_days, agreement=self.agreement, retracted_at__isnull=True)
+            .filter(category__in={item.violation.category for item in batch})
+            .select_related("place")
+            .order_by("started_at", "id")
+        )
+        groups = defaultdict(list)
+        for candidate in candidates:
+            groups[(candidate.category, _utc_day(candidate.started_at))].append(candidate)
+        for item in batch:
+            violation = item.violation
+            others = groups[(violation.category, _utc_day(violation.started_at))]
+            hints = [
+                hint
+                for other in others
+                if other.pk < violation.pk and (hint := _compare(violation, other, DEFAULT_KM)) is not None
+            ]
+            hints.sort(key=lambda hint: (not hint.same_place, hint.distance_km or 0.0))
+            item.result.warnings.extend(duplicate_warning(hint) for hint in hints)
+
+
+def _linked(prepared: Prepared, name: str) -> list:
+    return {"clauses": prepared.clauses, "perpetrators": prepared.perpetrators, "affected_actors": prepared.affected}[
+        name
+    ]
+
+
+def _utc_day(moment: datetime) -> datetime:
+    return datetime.combine(moment.astimezone(UTC).date(), time(0), tzinfo=UTC)
+
+
+def _history_of_links(batch: list[_Pending], by_violation: dict, *, user, now: datetime) -> None:
+    history_model = Violation.history.model
+    tracked = history_model.tracked_fields
+    entries, link_sets = [], []
+    for item in batch:
+        violation = item.violation
+        stood: list[str] = []
+        for name in M2M_FIELDS:
+            if not by_violation[name][violation.pk]:
+                continue
+            stood.append(name)
+            entries.append(
+                history_model(
+                    history_date=now,
+                    history_type="~",
+                    history_user=user,
+                    history_change_reason=None,
+                    **{field.attname: getattr(violation, field.attname) for field in tracked},
+                )
+            )
+            link_sets.append([(linked, by_violation[linked][violation.pk]) for linked in stood])
+    history_model.objects.bulk_create(entries)
+    rows = []
+    for entry, sets in zip(entries, link_sets, strict=True):
+        for name, links in sets:
+            link_history = getattr(history_model, name).model
+            columns = [field.attname for field in links[0]._meta.fields]
+            rows.extend(
+                link_history(history=entry, **{column: getattr(link, column) for column in columns}) for link in links
+            )
+    by_model = defaultdict(list)
+    for row in rows:
+        by_model[type(row)].append(row)
+    for model, model_rows in by_model.items():
+        model.objects.bulk_create(model_rows)
