@@ -21,12 +21,12 @@ from datetime import UTC, datetime, time, timedelta
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
 from agreements import services
 from agreements.duplicates import DEFAULT_KM, _compare
 from agreements.importing.readers import Prepared
 from agreements.importing.results import RowResult
+from agreements.importing.rows import history_row, insert_rows, insert_with_history
 from agreements.importing.writing import duplicate_warning, error_lines, write_row
 from agreements.models import Source, Violation, ViolationSource, Zone
 from agreements.services import permissions
@@ -175,33 +175,32 @@ class BulkWriter:
             if self.sources[key].pk is None
         ]
         self._batch_sources = new_sources
-        bulk_create_with_history(new_sources, Source, default_user=self.user, default_date=now)
+        insert_with_history(Source, new_sources, user=self.user, when=now)
         violations = [item.violation for item in batch]
-        bulk_create_with_history(violations, Violation, default_user=self.user, default_date=now)
+        insert_with_history(Violation, violations, user=self.user, when=now)
         self._write_links(batch, now)
         citations = [
             ViolationSource(violation_id=item.violation.pk, source_id=self.sources[key].pk)
             for item in batch
             for key in item.source_keys
         ]
-        bulk_create_with_history(citations, ViolationSource, default_user=self.user, default_date=now)
+        insert_with_history(ViolationSource, citations, user=self.user, when=now)
 
     def _write_links(self, batch: list[_Pending], now: datetime) -> None:
         """The link rows, then the "~" history entries `.set()` records for each non-empty link set in turn."""
-        links: dict[str, list] = {}
+        by_violation: dict[str, dict[int, list[dict]]] = {}
         for name in M2M_FIELDS:
             through = getattr(Violation, name).through
-            target = getattr(Violation, name).field.m2m_reverse_field_name()
+            target = f"{getattr(Violation, name).field.m2m_reverse_field_name()}_id"
             rows = [
-                through(violation_id=item.violation.pk, **{f"{target}_id": linked.pk})
+                {"violation_id": item.violation.pk, target: linked.pk}
                 for item in batch
                 for linked in _linked(item.prepared, name)
             ]
-            links[name] = through.objects.bulk_create(rows)
-        by_violation = {name: defaultdict(list) for name in M2M_FIELDS}
-        for name, rows in links.items():
-            for row in rows:
-                by_violation[name][row.violation_id].append(row)
+            by_violation[name] = defaultdict(list)
+            for pk, row in zip(insert_rows(through, rows), rows, strict=True):
+                row["id"] = pk
+                by_violation[name][row["violation_id"]].append(row)
         _history_of_links(batch, by_violation, user=self.user, now=now)
 
     def _warn_duplicates(self, batch: list[_Pending]) -> None:
@@ -243,7 +242,7 @@ def _utc_day(moment: datetime) -> datetime:
 
 def _history_of_links(batch: list[_Pending], by_violation: dict, *, user, now: datetime) -> None:
     history_model = Violation.history.model
-    tracked = history_model.tracked_fields
+    tracked = [field.attname for field in history_model.tracked_fields]
     entries, link_sets = [], []
     for item in batch:
         violation = item.violation
@@ -252,27 +251,11 @@ def _history_of_links(batch: list[_Pending], by_violation: dict, *, user, now: d
             if not by_violation[name][violation.pk]:
                 continue
             stood.append(name)
-            entries.append(
-                history_model(
-                    history_date=now,
-                    history_type="~",
-                    history_user=user,
-                    history_change_reason=None,
-                    **{field.attname: getattr(violation, field.attname) for field in tracked},
-                )
-            )
+            entries.append(history_row(violation, tracked, kind="~", user=user, when=now))
             link_sets.append([(linked, by_violation[linked][violation.pk]) for linked in stood])
-    history_model.objects.bulk_create(entries)
-    rows = []
-    for entry, sets in zip(entries, link_sets, strict=True):
+    rows: dict[str, list[dict]] = defaultdict(list)
+    for entry_id, sets in zip(insert_rows(history_model, entries), link_sets, strict=True):
         for name, links in sets:
-            link_history = getattr(history_model, name).model
-            columns = [field.attname for field in links[0]._meta.fields]
-            rows.extend(
-                link_history(history=entry, **{column: getattr(link, column) for column in columns}) for link in links
-            )
-    by_model = defaultdict(list)
-    for row in rows:
-        by_model[type(row)].append(row)
-    for model, model_rows in by_model.items():
-        model.objects.bulk_create(model_rows)
+            rows[name].extend({**link, "history_id": entry_id} for link in links)
+    for name, link_rows in rows.items():
+        insert_rows(getattr(history_model, name).model, link_rows)

@@ -88,7 +88,8 @@ def _records(stream: BinaryIO, encoding: str) -> Iterator[list[str]]:
     except csv.Error as exc:
         raise ValueError(f"The CSV cannot be read: {exc}.") from exc
     finally:
-        text.detach()  # the stream is the caller's: closing the wrapper must not close it
+        if not stream.closed:
+            text.detach()  # the stream is the caller's: closing the wrapper must not close it
 
 
 def _chain_first(first: str, text) -> Iterator[str]:

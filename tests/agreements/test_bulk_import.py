@@ -195,3 +195,20 @@ def test_a_row_the_database_refuses_is_named_as_the_services_name_it(demo, monit
         "civilians_killed_best: Civilians killed (best) cannot exceed all killed (best)."
     ]
     assert Violation.objects.filter(description__startswith="Shelled").count() == 0
+
+
+def test_synthetic_data_goes_through_the_bulk_writer_with_history_and_zones(demo, monitor):
+    from agreements import services, synthetic
+
+    made = synthetic.generate(agreement=demo, count=30, seed=5, user=monitor, batch=7)
+
+    rows = list(Violation.objects.filter(description__startswith="Synthetic incident").select_related("place"))
+    assert made == len(rows) == 30
+    for violation in rows:
+        stored = (violation.in_zone, violation.zone_id)
+        services.violation_locate(violation)  # the geography service, asked afresh
+        assert (violation.in_zone, violation.zone_id) == stored
+        created = violation.history.get(history_type="+")
+        assert created.history_user_id == monitor.pk
+        assert violation.clauses.count() == 1 and violation.citations.count() == 1
+        assert violation.history.filter(history_type="~").count() == 2  # clauses, then perpetrators
