@@ -101,12 +101,12 @@ def raw_copy_seconds(select):
     """Seconds for PostgreSQL to run `select` as the export does (its transaction and settings) and send it all."""
     from django.db import connection, transaction
 
-    from agreements import exports_copy
+    from agreements.exports import copy_sql
 
     start = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        exports_copy.configure(cursor)
+        copy_sql.configure(cursor)
         with cursor.copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)") as copy:
             for _ in copy:
                 pass
@@ -114,13 +114,13 @@ def raw_copy_seconds(select):
 
 
 def csv_versus_copy(client, key, url, columns, rows, repeat):
-    from agreements import exports_copy
+    from agreements.exports import copy_sql
     from agreements.models import Violation
 
     # The queryset the view exports for `url` (no filters): live rows in the default order.
     queryset = Violation.objects.filter(retracted_at__isnull=True)
-    assert exports_copy.supports(queryset, columns)
-    select = exports_copy.copy_select(queryset, columns)
+    assert copy_sql.supports(queryset, columns)
+    select = copy_sql.copy_select(queryset, columns)
     raw, export = [], []
     for _ in range(repeat):  # turn about, so that a busy neighbour slows both alike
         raw.append(raw_copy_seconds(select))

@@ -1,4 +1,4 @@
-"""Bulk import (agreements/importing.py, the import_violations command, the admin import page): a dry run writes
+"""Bulk import (agreements/importing/, the import_violations command, the admin import page): a dry run writes
 nothing, one bad row imports nothing and is named, good ACLED-style and our own files import every row."""
 
 import csv
