@@ -23,17 +23,28 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from agreements import services
-from agreements.duplicates import DEFAULT_KM, _compare
+from agreements.duplicates import DEFAULT_KM, haversine_km
 from agreements.importing.readers import Prepared
 from agreements.importing.results import RowResult
 from agreements.importing.rows import history_row, insert_rows, insert_with_history
-from agreements.importing.writing import duplicate_warning, error_lines, write_row
+from agreements.importing.writing import duplicate_text, error_lines, write_row
 from agreements.models import Source, Violation, ViolationSource, Zone
 from agreements.services import permissions
 from agreements.services.base import refuse
 
 BATCH_SIZE = 2000
 M2M_FIELDS = ("clauses", "perpetrators", "affected_actors")
+_CANDIDATE_COLUMNS = (
+    "pk",
+    "uuid",
+    "category",
+    "started_at",
+    "place_id",
+    "latitude",
+    "longitude",
+    "place__latitude",
+    "place__longitude",
+)
 # Foreign keys full_clean would fetch one query each; they are loaded objects here, checked by the database.
 _LOADED_FOREIGN_KEYS = ["agreement", "place", "zone", "reported_by", "updated_by", "verified_by", "retracted_by"]
 
@@ -204,7 +215,10 @@ class BulkWriter:
         _history_of_links(batch, by_violation, user=self.user, now=now)
 
     def _warn_duplicates(self, batch: list[_Pending]) -> None:
-        """`likely_duplicates` for the whole batch in one query: each row against the rows recorded before it."""
+        """`likely_duplicates` for the whole batch in one query: each row against the rows recorded before it.
+
+        The candidates are read as plain values (a batch may meet tens of thousands recorded the same days) and
+        compared as `duplicates._compare` compares two records: same place, or points within DEFAULT_KM."""
         days = {_utc_day(item.violation.started_at) for item in batch}
         within_days = models.Q()
         for day in days:
@@ -212,28 +226,46 @@ class BulkWriter:
         candidates = (
             Violation.objects.filter(within_days, agreement=self.agreement, retracted_at__isnull=True)
             .filter(category__in={item.violation.category for item in batch})
-            .select_related("place")
             .order_by("started_at", "id")
+            .values_list(*_CANDIDATE_COLUMNS)
         )
         groups = defaultdict(list)
-        for candidate in candidates:
-            groups[(candidate.category, _utc_day(candidate.started_at))].append(candidate)
+        for row in candidates:
+            groups[(row[2], _utc_day(row[3]))].append(row)
+        labels = dict(Violation.Category.choices)
         for item in batch:
             violation = item.violation
-            others = groups[(violation.category, _utc_day(violation.started_at))]
-            hints = [
-                hint
-                for other in others
-                if other.pk < violation.pk and (hint := _compare(violation, other, DEFAULT_KM)) is not None
-            ]
-            hints.sort(key=lambda hint: (not hint.same_place, hint.distance_km or 0.0))
-            item.result.warnings.extend(duplicate_warning(hint) for hint in hints)
+            point = violation.point()
+            hints = []
+            for pk, public_id, category, started_at, place_id, *coordinates in groups[
+                (violation.category, _utc_day(violation.started_at))
+            ]:
+                if pk >= violation.pk:
+                    continue
+                same_place = violation.place_id is not None and violation.place_id == place_id
+                other = _point(*coordinates)
+                distance = haversine_km(point, other) if point and other else None
+                if same_place or (distance is not None and distance <= DEFAULT_KM):
+                    hints.append(
+                        (not same_place, distance or 0.0, public_id, labels[category], started_at, same_place, distance)
+                    )
+            hints.sort(key=lambda hint: hint[:2])
+            item.result.warnings.extend(duplicate_text(*hint[2:]) for hint in hints)
 
 
 def _linked(prepared: Prepared, name: str) -> list:
     return {"clauses": prepared.clauses, "perpetrators": prepared.perpetrators, "affected_actors": prepared.affected}[
         name
     ]
+
+
+def _point(latitude, longitude, place_latitude, place_longitude) -> tuple[float, float] | None:
+    # Violation.point(): its own coordinates, else its place's.
+    if latitude is not None and longitude is not None:
+        return float(longitude), float(latitude)
+    if place_latitude is not None:
+        return float(place_longitude), float(place_latitude)
+    return None
 
 
 def _utc_day(moment: datetime) -> datetime:

@@ -110,21 +110,7 @@ class OursReader(RowReader):
 
     def read_row(self, values, result: RowResult, attempt) -> Prepared:
         fields: dict[str, Any] = {"agreement": self.agreement}
-        given = self.text(values, "agreement")
-        if given and given != self.agreement.slug:
-            result.errors.append(f"agreement: the row is for {given!r}, the import is into {self.agreement.slug!r}.")
-        public_id = self.text(values, "uuid")
-        if public_id:
-            try:
-                fields["uuid"] = uuid_module.UUID(public_id)
-            except ValueError:
-                result.errors.append(f"uuid: {public_id!r} is not a UUID.")
-            else:
-                if Violation.objects.filter(uuid=fields["uuid"]).exists():
-                    result.errors.append(
-                        f"uuid: violation {public_id} is already recorded; an import only adds new violations "
-                        "(edit it in the admin, or clear the uuid cell to add a copy)."
-                    )
+        self._identity(values, fields, result)
         if attempt(lambda: parse_bool(self.get(values, "retracted"), "retracted")):
             result.errors.append("retracted: a retracted record is not imported.")
 
@@ -157,6 +143,28 @@ class OursReader(RowReader):
         fields["description"] = self.text(values, "description")
         if not fields["description"]:
             result.errors.append("description: required.")
+        return Prepared(fields, clauses, perpetrators, affected, self._sources(values, result))
+
+    def _identity(self, values, fields: dict, result: RowResult) -> None:
+        """The row's agreement (must be the import's) and public id (kept when given; must be new)."""
+        given = self.text(values, "agreement")
+        if given and given != self.agreement.slug:
+            result.errors.append(f"agreement: the row is for {given!r}, the import is into {self.agreement.slug!r}.")
+        public_id = self.text(values, "uuid")
+        if not public_id:
+            return
+        try:
+            fields["uuid"] = uuid_module.UUID(public_id)
+        except ValueError:
+            result.errors.append(f"uuid: {public_id!r} is not a UUID.")
+            return
+        if Violation.objects.filter(uuid=fields["uuid"]).exists():
+            result.errors.append(
+                f"uuid: violation {public_id} is already recorded; an import only adds new violations "
+                "(edit it in the admin, or clear the uuid cell to add a copy)."
+            )
+
+    def _sources(self, values, result: RowResult) -> list[services.NewSource]:
         sources = []
         for line in split(self.text(values, "sources"), SOURCE_SEPARATOR.strip()):
             match = OUR_SOURCE_RE.match(line)
@@ -174,7 +182,7 @@ class OursReader(RowReader):
                     credibility=credibility,
                 )
             )
-        return Prepared(fields, clauses, perpetrators, affected, sources)
+        return sources
 
 
 READERS = {ACLED: AcledReader, OURS: OursReader}

@@ -34,13 +34,15 @@ def error_lines(exc: ValidationError, field_columns: dict[str, str]) -> list[str
     return list(exc.messages)
 
 
+def duplicate_text(public_id, label: str, started_at, same_place: bool, distance_km: float | None) -> str:
+    """The warning a row gets for a record it may repeat (both paths word it here)."""
+    where = "same place" if same_place else f"{distance_km:.1f} km away"
+    return f"Possible duplicate of {public_id} ({label} on {started_at:%Y-%m-%d}, {where})."
+
+
 def duplicate_warning(hint: DuplicateHint) -> str:
     other = hint.violation
-    distance = "same place" if hint.same_place else f"{hint.distance_km:.1f} km away"
-    return (
-        f"Possible duplicate of {other.uuid} ({other.get_category_display()} on {other.started_at:%Y-%m-%d}, "
-        f"{distance})."
-    )
+    return duplicate_text(other.uuid, other.get_category_display(), other.started_at, hint.same_place, hint.distance_km)
 
 
 def summarise(prepared: Prepared) -> dict[str, str]:
