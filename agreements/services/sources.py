@@ -23,7 +23,7 @@ _CHANGE_REASON_LENGTH = 100
 
 @dataclass
 class NewSource:
-    """The fields of a source typed in while recording a violation (reused if its URL is already known)."""
+    """The fields of a source typed in while recording a violation (reused if `source_known` finds it)."""
 
     publisher: str
     title: str
@@ -54,7 +54,12 @@ def citation_source_problem(*, source, publisher: str = "", title: str = "", kin
 
 
 def source_known(*, url: str = "", publisher: str = "", title: str = "") -> Source | None:
-    """The source already recorded for this article: by URL when there is one, else by publisher and title."""
+    """The source already recorded for this article — the one rule of source reuse, for every face and the import.
+
+    By URL when there is one (the URL names the article, whatever title someone typed). Without a URL, by publisher
+    and title, as a bibliography names a work: the same report typed twice, or an export imported again, must not
+    become two sources splitting its evidence; a distinct report without a URL gets a distinct title.
+    """
     if url:
         return Source.all_objects.filter(url=url).first()
     if publisher and title:
@@ -64,12 +69,12 @@ def source_known(*, url: str = "", publisher: str = "", title: str = "") -> Sour
 
 @atomic()
 def source_get_or_create(*, new: NewSource, user) -> Source:
-    """A source by its URL if we have it (so one article is one row however many incidents cite it), else a new one.
+    """The source `source_known` finds (so one article is one row however many incidents cite it), else a new one.
 
     Two requests citing the same new URL at once both end with the one row: the loser of the race on the unique
     URL rolls back to its savepoint and reuses the winner's source.
     """
-    existing = source_known(url=new.url)
+    existing = source_known(url=new.url, publisher=new.publisher, title=new.title)
     if existing is not None:
         return existing
     source = Source(

@@ -12,8 +12,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
 from django.test import RequestFactory
 
-from agreements import exports_copy
-from agreements.exports import ACLED_COLUMNS, VIOLATION_COLUMNS, iter_csv
+from agreements.exports import ACLED_COLUMNS, VIOLATION_COLUMNS, copy_sql, iter_csv
 from agreements.models import Violation
 from compliance.tokens import token_issue
 from tests.api_helpers import assert_error
@@ -61,13 +60,13 @@ def body(response) -> bytes:
 def copy_calls(monkeypatch):
     """The querysets the COPY path was asked to export."""
     calls = []
-    real = exports_copy.iter_csv_copy
+    real = copy_sql.iter_csv_copy
 
     def spy(queryset, columns):
         calls.append(queryset)
         return real(queryset, columns)
 
-    monkeypatch.setattr(exports_copy, "iter_csv_copy", spy)
+    monkeypatch.setattr(copy_sql, "iter_csv_copy", spy)
     return calls
 
 
@@ -97,7 +96,7 @@ def test_csv_is_the_python_csv_with_filters_and_ordering(api, violations, copy_c
 # connection (returned to the pool on PostgreSQL), as on a server.
 @pytest.mark.django_db(transaction=True)
 def test_a_csv_cut_short_by_the_client_leaves_the_connection_to_the_next_request(api, violations, monkeypatch):
-    monkeypatch.setattr("agreements.exports.STREAM_CHUNK_BYTES", 1)
+    monkeypatch.setattr("agreements.exports.csv_files.STREAM_CHUNK_BYTES", 1)
     _, key = token_issue(user=api.user("analyst"), name="wsgi")
     environ = RequestFactory().get(URL, {"format": "csv"}, HTTP_AUTHORIZATION=f"Token {key}").environ
     # As gunicorn drives the app: read two chunks, then the client is gone and the server closes the iterable (PEP

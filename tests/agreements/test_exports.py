@@ -1,4 +1,4 @@
-"""Violation exports (agreements/exports.py): CSV, XLSX and GeoJSON from one column list, ours and ACLED-style."""
+"""Violation exports (agreements/exports/): CSV, XLSX and GeoJSON from one column list, ours and ACLED-style."""
 
 import csv
 import io
@@ -12,7 +12,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from agreements import exports
 from agreements.exports import (
     ACLED_COLUMNS,
     ACLED_EVENT_TYPES,
@@ -22,6 +21,7 @@ from agreements.exports import (
     escape_cell,
     geojson_feature_collection,
     iter_csv,
+    xlsx,
     xlsx_bytes,
 )
 from agreements.models import Actor, Violation
@@ -417,7 +417,7 @@ def test_xlsx_refuses_more_rows_than_the_limit_before_building(agreement, monkey
     def no_workbook(*args, **kwargs):
         raise AssertionError("a workbook was built")
 
-    monkeypatch.setattr(exports, "Workbook", no_workbook)
+    monkeypatch.setattr(xlsx, "Workbook", no_workbook)
     with CaptureQueriesContext(connection) as queries, pytest.raises(ExportTooLarge) as refused:
         xlsx_bytes(Violation.objects.all(), VIOLATION_COLUMNS, max_rows=2)
 

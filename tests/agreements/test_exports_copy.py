@@ -1,4 +1,4 @@
-"""Exports at the database's speed: the CSV through PostgreSQL's COPY (agreements/exports_copy.py) gives the bytes
+"""Exports at the database's speed: the CSV through PostgreSQL's COPY (agreements/copy_sql.py) gives the bytes
 of the Python path; streams leave the connection as they found it; GeoJSON streams; row limits count cheaply.
 
 The tests run on both engines: on PostgreSQL `csv_stream` goes through COPY, on SQLite through `iter_csv`, and each
@@ -16,17 +16,21 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from agreements import exports, exports_copy
+from agreements import exports
 from agreements.exports import (
     ACLED_COLUMNS,
     VIOLATION_COLUMNS,
     ExportTooLarge,
     check_size,
+    copy_cells,
+    copy_sql,
+    csv_files,
     csv_stream,
     geojson_feature_collection,
     iter_csv,
     iter_geojson,
 )
+from agreements.exports import rows as export_rows
 from agreements.models import Actor, Clause, Source, Violation
 from tests.factories import (
     ActorFactory,
@@ -205,7 +209,7 @@ QUERYSETS = {
 def test_the_streamed_csv_is_byte_identical_to_the_python_csv(awkward, make_queryset, columns):
     queryset = make_queryset()
 
-    assert exports_copy.supports(queryset, columns) is ON_POSTGRESQL
+    assert copy_sql.supports(queryset, columns) is ON_POSTGRESQL
     streamed = stream_bytes(queryset, columns)
 
     assert streamed == python_bytes(queryset, columns)
@@ -287,15 +291,15 @@ def test_a_queryset_copy_cannot_reproduce_goes_through_python(awkward):
         Violation.objects.all()[:2],
         Violation.objects.order_by("id").distinct("id"),  # DISTINCT ON (PostgreSQL's)
     ):
-        assert exports_copy.supports(queryset, VIOLATION_COLUMNS) is False
+        assert copy_sql.supports(queryset, VIOLATION_COLUMNS) is False
         with pytest.raises(ValueError, match="csv_stream"):
-            exports_copy.iter_csv_copy(queryset, VIOLATION_COLUMNS)
+            copy_sql.iter_csv_copy(queryset, VIOLATION_COLUMNS)
     ordered = Violation.objects.order_by("place__name", "id")
     assert stream_bytes(ordered, VIOLATION_COLUMNS) == python_bytes(ordered, VIOLATION_COLUMNS)
 
 
 def test_every_export_column_has_its_sql():
-    missing = [column.name for column in (*VIOLATION_COLUMNS, *ACLED_COLUMNS) if column not in exports_copy.CELLS]
+    missing = [column.name for column in (*VIOLATION_COLUMNS, *ACLED_COLUMNS) if column not in copy_cells.CELLS]
 
     assert missing == []
 
@@ -303,11 +307,11 @@ def test_every_export_column_has_its_sql():
 def test_python_whitespace_is_what_str_strip_strips():
     everything = "".join(chr(code) for code in range(0x110000) if chr(code).isspace())
 
-    assert everything == exports_copy.PYTHON_WHITESPACE
+    assert everything == copy_cells.PYTHON_WHITESPACE
 
 
 def test_the_stream_is_chunked(awkward, monkeypatch):
-    monkeypatch.setattr(exports, "STREAM_CHUNK_BYTES", 200)
+    monkeypatch.setattr(csv_files, "STREAM_CHUNK_BYTES", 200)
 
     chunks = list(csv_stream(Violation.objects.all(), VIOLATION_COLUMNS))
 
@@ -317,7 +321,7 @@ def test_the_stream_is_chunked(awkward, monkeypatch):
 
 
 def test_closing_a_stream_early_leaves_the_connection_usable(awkward, monkeypatch):
-    monkeypatch.setattr(exports, "STREAM_CHUNK_BYTES", 1)
+    monkeypatch.setattr(csv_files, "STREAM_CHUNK_BYTES", 1)
     was_atomic = connection.in_atomic_block
 
     stream = csv_stream(Violation.objects.all(), VIOLATION_COLUMNS)
@@ -378,8 +382,8 @@ def test_nothing_is_read_before_the_first_chunk(awkward):
 
 @pytest.mark.parametrize("columns", COLUMN_SETS.values(), ids=COLUMN_SETS.keys())
 def test_streamed_geojson_is_the_feature_collection(awkward, columns, monkeypatch):
-    monkeypatch.setattr(exports, "STREAM_CHUNK_BYTES", 300)
-    monkeypatch.setattr(exports, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(csv_files, "STREAM_CHUNK_BYTES", 300)
+    monkeypatch.setattr(export_rows, "CHUNK_SIZE", 2)
 
     chunks = list(iter_geojson(Violation.objects.all(), columns))
 

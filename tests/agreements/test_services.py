@@ -485,13 +485,15 @@ def test_citing_a_new_source_with_a_new_url_creates_it(user):
     assert ViolationSource.objects.get(pk=citation.pk).note == "Counts two dead."
 
 
-def test_new_sources_without_a_url_are_never_merged(user):
-    violation = make_violation(user=user)
+def test_new_sources_without_a_url_are_reused_by_publisher_and_title(user):
+    violation, other = make_violation(user=user), make_violation(user=user)
     count = Source.objects.count()
-    services.violation_cite(violation=violation, user=user, new_source=new_source(title="Phone call"))
-    services.violation_cite(violation=violation, user=user, new_source=new_source(title="Phone call"))
+    first = services.violation_cite(violation=violation, user=user, new_source=new_source(title="Phone call"))
+    again = services.violation_cite(violation=other, user=user, new_source=new_source(title="Phone call"))
+    another = services.violation_cite(violation=violation, user=user, new_source=new_source(title="Phone call 2"))
+    assert again.source == first.source
+    assert another.source != first.source
     assert Source.objects.count() == count + 2
-    assert violation.citations.count() == 2
 
 
 def test_a_bad_new_source_is_refused_and_not_stored(user):

@@ -1,6 +1,7 @@
 import sys
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
 from agreements import synthetic
@@ -22,7 +23,13 @@ class Command(BaseCommand):
             target = Agreement.objects.get(slug=agreement)
         except Agreement.DoesNotExist:
             raise CommandError(f"No agreement {agreement!r}; run load_sochi first.") from None
-        user, _ = get_user_model().objects.get_or_create(username="synthetic", defaults={"is_active": False})
+        user, _ = get_user_model().objects.get_or_create(username="synthetic")
+        # Written through the import's writer, which asks the services' rule (an active monitor records). No
+        # password: nobody signs in as this user.
+        user.is_active = True
+        user.set_unusable_password()
+        user.save()
+        user.groups.add(*Group.objects.filter(name="monitor"))
 
         def progress(done, total):
             width = 30
