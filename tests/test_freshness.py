@@ -181,3 +181,21 @@ def test_answers_are_cached_per_format(api, violation):
     assert json_body.startswith(b"{")
     assert page["Content-Type"].startswith("text/html") and page.content != json_body
     assert csv_body.splitlines()[0].startswith("\ufeffuuid,".encode())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_import_moves_the_counter():
+    from agreements import synthetic
+    from agreements.models import Place
+    from tests.factories import UserFactory
+
+    agreement = AgreementFactory()
+    ClauseFactory(agreement=agreement)
+    ActorFactory.create_batch(2)
+    PlaceFactory(kind=Place.Kind.SETTLEMENT)
+    SourceFactory()
+    before = freshness.current()[0]
+
+    synthetic.generate(agreement=agreement, count=3, seed=1, user=UserFactory(role="monitor"), batch=3)
+
+    assert freshness.current()[0] != before

@@ -26,11 +26,12 @@ from agreements import services
 from agreements.duplicates import DEFAULT_KM, haversine_km
 from agreements.importing.readers import Prepared
 from agreements.importing.results import RowResult
-from agreements.importing.rows import history_row, insert_rows, insert_with_history
+from agreements.importing.rows import history_row, insert, insert_rows, insert_with_history
 from agreements.importing.writing import duplicate_text, error_lines, write_row
 from agreements.models import Source, Violation, ViolationSource, Zone
 from agreements.services import permissions
 from agreements.services.base import refuse
+from compliance import freshness
 
 BATCH_SIZE = 2000
 M2M_FIELDS = ("clauses", "perpetrators", "affected_actors")
@@ -187,8 +188,7 @@ class BulkWriter:
         ]
         self._batch_sources = new_sources
         insert_with_history(Source, new_sources, user=self.user, when=now)
-        violations = [item.violation for item in batch]
-        insert_with_history(Violation, violations, user=self.user, when=now)
+        insert(Violation, [item.violation for item in batch])
         self._write_links(batch, now)
         citations = [
             ViolationSource(violation_id=item.violation.pk, source_id=self.sources[key].pk)
@@ -196,9 +196,11 @@ class BulkWriter:
             for key in item.source_keys
         ]
         insert_with_history(ViolationSource, citations, user=self.user, when=now)
+        freshness.touch()  # set-based inserts send no model signals: say that the record changed
 
     def _write_links(self, batch: list[_Pending], now: datetime) -> None:
-        """The link rows, then the "~" history entries `.set()` records for each non-empty link set in turn."""
+        """The link rows, then each violation's creation in the history with its links, as one service save writes
+        it (`services.violations.save_with_links`)."""
         by_violation: dict[str, dict[int, list[dict]]] = {}
         for name in M2M_FIELDS:
             through = getattr(Violation, name).through
@@ -275,19 +277,10 @@ def _utc_day(moment: datetime) -> datetime:
 def _history_of_links(batch: list[_Pending], by_violation: dict, *, user, now: datetime) -> None:
     history_model = Violation.history.model
     tracked = [field.attname for field in history_model.tracked_fields]
-    entries, link_sets = [], []
-    for item in batch:
-        violation = item.violation
-        stood: list[str] = []
-        for name in M2M_FIELDS:
-            if not by_violation[name][violation.pk]:
-                continue
-            stood.append(name)
-            entries.append(history_row(violation, tracked, kind="~", user=user, when=now))
-            link_sets.append([(linked, by_violation[linked][violation.pk]) for linked in stood])
+    entries = [history_row(item.violation, tracked, kind="+", user=user, when=now) for item in batch]
     rows: dict[str, list[dict]] = defaultdict(list)
-    for entry_id, sets in zip(insert_rows(history_model, entries), link_sets, strict=True):
-        for name, links in sets:
-            rows[name].extend({**link, "history_id": entry_id} for link in links)
+    for entry_id, item in zip(insert_rows(history_model, entries), batch, strict=True):
+        for name in M2M_FIELDS:
+            rows[name].extend({**link, "history_id": entry_id} for link in by_violation[name][item.violation.pk])
     for name, link_rows in rows.items():
         insert_rows(getattr(history_model, name).model, link_rows)

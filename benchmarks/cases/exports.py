@@ -13,7 +13,7 @@ URL = "/api/v1/violations/?format=csv"
 
 
 def raw_copy_seconds(select: str) -> float:
-    from agreements import exports_copy
+    from agreements.exports import copy_sql as exports_copy
 
     start = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -38,7 +38,7 @@ def export_seconds(ctx, url: str) -> tuple[float, float]:
 
 
 def versus_copy(ctx, name: str, url: str, columns, repeat: int):
-    from agreements import exports_copy
+    from agreements.exports import copy_sql as exports_copy
     from agreements.models import Violation
 
     queryset = Violation.objects.standing()
