@@ -99,7 +99,7 @@ MIDDLEWARE = [
 # django-axes first: it refuses a locked-out username and address before the password is even checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "compliance.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "compliance.urls"
