@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 
 from agreements.admin.base import RecordAdmin
 from agreements.models import Actor, Agreement
-from reports import rendering
+from reports import rendering, todo  # noqa: F401  (todo registers the To-do page)
 from reports.assessments import assessment_check, assessment_record
 from reports.building import frozen_hash_matches, report_get_or_issue
 from reports.models import Assessment, Report

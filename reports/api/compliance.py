@@ -46,8 +46,9 @@ from compliance.api.idempotency import IdempotentMixin
 from compliance.api.serializers import DayField, StrictFieldsMixin
 from compliance.dates import DAY_SCHEMA, day_out_of_range
 from reports.assessments import assessment_record, assessment_withdraw
-from reports.engine import MAX_STEPS, STEPS, DeadlineState, assess_agreement, compliance_timeline
+from reports.engine import MAX_STEPS, STEPS, assess_agreement, compliance_timeline
 from reports.engine.periods import split_period
+from reports.engine.rules import DEADLINE_LABELS
 from reports.models import Assessment, ComplianceStatus
 
 # --- conditional GETs over the whole record of an agreement ------------------------------------------------------
@@ -245,12 +246,7 @@ class ComplianceOverrideSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
 
 
-DEADLINE_STATES = [
-    (DeadlineState.NOT_DUE, "Not due"),
-    (DeadlineState.MET, "Met"),
-    (DeadlineState.OVERDUE, "Overdue"),
-    (DeadlineState.NO_DEADLINE, "No deadline"),
-]
+DEADLINE_STATES = list(DEADLINE_LABELS.items())
 
 
 class ClauseComplianceSerializer(serializers.Serializer):

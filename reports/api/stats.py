@@ -44,7 +44,7 @@ class ViolationStatsView(ConditionalGetMixin, APIView):
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         # Counts never include retracted rows, whatever the list filters would show a mirror.
-        queryset = filterset.qs.filter(retracted_at__isnull=True)
+        queryset = filterset.qs.standing()
         return self.conditional(
             request, queryset, lambda: Response({"group_by": group_by, "results": violation_stats(queryset, group_by)})
         )

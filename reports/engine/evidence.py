@@ -57,6 +57,11 @@ ZONE_CATEGORIES = {
 
 PATROL_OUTCOMES = tuple(Patrol.Outcome.values)
 
+# The word for each counted review status, said once for the engine, the reports and the To-do page: "reported"
+# means nobody has checked it yet, so a report calls it "unverified".
+STATUS_WORDS = {VStatus.VERIFIED: "verified", VStatus.REPORTED: "unverified", VStatus.DISPUTED: "disputed"}
+STATUS_WORD_LABELS = {"verified": "Verified", "unverified": "Unverified", "disputed": "Disputed"}
+
 UNION_CHUNK = 100  # completed, cut_short, cancelled, attacked
 
 _LINKED = Violation.clauses.through
@@ -225,9 +230,7 @@ class Record:
         return result
 
     def _violations(self):
-        rows = Violation.objects.filter(agreement=self.agreement, retracted_at__isnull=True).exclude(
-            status=VStatus.REJECTED
-        )
+        rows = Violation.objects.counted().filter(agreement=self.agreement)
         if self.family is not None:
             rows = rows.filter(
                 Exists(_PERPETRATED.objects.filter(violation_id=OuterRef("pk"), actor_id__in=self.family))
@@ -318,8 +321,7 @@ class Record:
                     "disputed": 0,
                 },
             )
-            key = {VStatus.VERIFIED: "verified", VStatus.REPORTED: "unverified", VStatus.DISPUTED: "disputed"}
-            line[key[row["status"]]] += row["n"]
+            line[STATUS_WORDS[row["status"]]] += row["n"]
         for clause_id, lines in tables.items():
             result[clause_id].by_actor = sorted(
                 lines.values(), key=lambda a: (-a["verified"], -a["unverified"], -a["disputed"], a["name"])
@@ -359,7 +361,7 @@ class Record:
                 agreement=self.agreement, occurred_on__gte=first, occurred_on__lte=end
             ).filter(
                 Q(violation__isnull=True)
-                | Q(violation__retracted_at__isnull=True, violation__status__in=[VStatus.VERIFIED, VStatus.REPORTED])
+                | Q(violation__in=Violation.objects.counted().filter(status__in=[VStatus.VERIFIED, VStatus.REPORTED]))
             )
             if self.family is not None:
                 rows = rows.filter(to_actor_id__in=self.family)
