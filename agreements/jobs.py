@@ -21,9 +21,9 @@ from django.utils import timezone
 from django_tasks import task
 
 from agreements import exports
-from agreements.api.filters import ViolationFilter
 from agreements.importing import ImportRefused, import_violations
 from agreements.models import Violation
+from compliance.api.filters import ViolationFilter
 from compliance.jobs.models import Job, JobKind
 from compliance.jobs.running import JobContext, JobFailed, job_run, job_start
 

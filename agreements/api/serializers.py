@@ -5,7 +5,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agreements import services
-from agreements.api.fields import AreaField, BriefRelatedField, TermsField
 from agreements.models import (
     Actor,
     Agreement,
@@ -20,6 +19,7 @@ from agreements.models import (
     Zone,
 )
 from agreements.models.violations import COUNT_FIELDS
+from compliance.api.fields import AreaField, BriefRelatedField, TermsField
 from compliance.api.serializers import StrictFieldsMixin, changed_fields
 
 

@@ -26,11 +26,12 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from agreements import exports, services
-from agreements.api import filters, serializers
+from agreements.api import serializers
 from agreements.api.renderers import CSVRenderer, GeoJSONRenderer, XLSXRenderer
 from agreements.jobs import export_job_start
 from agreements.models import Actor, Agreement, Clause, ControlChange, Patrol, Place, RouteStatus, Violation, Zone
 from agreements.services import permissions
+from compliance.api import filters
 from compliance.api.conditional import ConditionalGetMixin
 from compliance.api.errors import PreconditionFailed
 from compliance.api.idempotency import IdempotentMixin

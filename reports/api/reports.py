@@ -33,9 +33,9 @@ from rest_framework.exceptions import MethodNotAllowed, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from agreements.api.fields import BriefRelatedField
-from agreements.api.filters import DateFilter
 from agreements.models import Actor, Agreement
+from compliance.api.fields import BriefRelatedField
+from compliance.api.filters import DateFilter
 from compliance.api.idempotency import IdempotentMixin
 from compliance.api.serializers import DayField, StrictFieldsMixin
 from compliance.jobs.api import JobSerializer, accepted, wants_async

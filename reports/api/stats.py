@@ -5,10 +5,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agreements.api.filters import ViolationFilter
 from agreements.models import Violation
 from agreements.services import permissions
 from compliance.api.conditional import ConditionalGetMixin
+from compliance.api.filters import ViolationFilter
 from reports.stats import DIMENSIONS, GROUP_BY_PATTERN, parse_group_by, violation_stats
 
 
