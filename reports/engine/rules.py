@@ -217,6 +217,35 @@ def _patrol_deadline(clause: Clause, ev: ClauseEvidence, end: date) -> tuple[str
     return DeadlineState.NOT_DUE, f"Deadline {_day(deadline)} not yet due."
 
 
+def _no_patrols(ev: ClauseEvidence, deadline_state: str, said: str, tail: str) -> Judgement:
+    """No patrol in the period: the deadline, then incidents against the clause, decide."""
+    if deadline_state == DeadlineState.OVERDUE and ev.first_completed_patrol is None:
+        return Judgement(
+            Status.NON_COMPLIANT,
+            Score.NOT_BEGUN,
+            deadline_state,
+            f"{said} The deadline passed with no completed patrol on record, then or since: "
+            f"non-compliant; score 0 (not begun).{tail}",
+        )
+    if ev.verified:
+        return Judgement(
+            Status.NON_COMPLIANT,
+            Score.MINIMAL,
+            deadline_state,
+            f"{said} No patrol recorded, and verified incidents against the clause: non-compliant; "
+            f"score 1 (minimal).{tail}",
+        )
+    if ev.unverified:
+        return Judgement(
+            Status.PARTIALLY_COMPLIANT,
+            Score.MINIMAL,
+            deadline_state,
+            f"{said} No patrol recorded, only unverified incidents against the clause: partially "
+            f"compliant; score 1 (minimal).{tail}",
+        )
+    return Judgement(Status.NOT_ASSESSED, None, deadline_state, f"{said} {NOT_ASSESSED_NOTE}{tail}")
+
+
 def judge_patrols(clause: Clause, ev: ClauseEvidence, start: date, end: date) -> Judgement:
     deadline_state, deadline_text = _patrol_deadline(clause, ev, end)
     tail = f" {deadline_text}" if deadline_text else ""
@@ -236,31 +265,7 @@ def judge_patrols(clause: Clause, ev: ClauseEvidence, start: date, end: date) ->
             f"{what}. {facts} No patrol completed yet.{tail} {NOT_YET_DUE_NOTE}",
         )
     if total == 0:
-        if deadline_state == DeadlineState.OVERDUE and ev.first_completed_patrol is None:
-            return Judgement(
-                Status.NON_COMPLIANT,
-                Score.NOT_BEGUN,
-                deadline_state,
-                f"{what}. {facts} The deadline passed with no completed patrol on record, then or since: "
-                f"non-compliant; score 0 (not begun).{tail}",
-            )
-        if ev.verified:
-            return Judgement(
-                Status.NON_COMPLIANT,
-                Score.MINIMAL,
-                deadline_state,
-                f"{what}. {facts} No patrol recorded, and verified incidents against the clause: non-compliant; "
-                f"score 1 (minimal).{tail}",
-            )
-        if ev.unverified:
-            return Judgement(
-                Status.PARTIALLY_COMPLIANT,
-                Score.MINIMAL,
-                deadline_state,
-                f"{what}. {facts} No patrol recorded, only unverified incidents against the clause: partially "
-                f"compliant; score 1 (minimal).{tail}",
-            )
-        return Judgement(Status.NOT_ASSESSED, None, deadline_state, f"{what}. {facts} {NOT_ASSESSED_NOTE}{tail}")
+        return _no_patrols(ev, deadline_state, f"{what}. {facts}", tail)
     if completed == total:
         if ev.verified:
             return Judgement(

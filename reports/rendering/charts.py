@@ -134,8 +134,7 @@ def weekly_chart_svg(data: dict, *, width: int = 515) -> str:
         f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}" y2="{top_pad + plot_h}" '
         f'stroke="#555555" stroke-width="1"/>'
     )
-    axis_title = "Week beginning (Monday)"
-    body.append(_text(left + plot_w / 2, height - 8, axis_title, size=8, anchor="middle", fill="#555555"))
+    body.append(_text(left + plot_w / 2, height - 8, "Week beginning (Monday)", size=8, anchor="middle", fill="#555"))
 
     lx = width - legend_width
     body.append(_text(lx, top_pad + 4, "Alleged perpetrator (violations)", size=8, weight="bold"))
