@@ -100,6 +100,14 @@ def test_civilians_only_in_the_xlsx_and_the_annex(world, civilians_only):
     assert rows[0][header.index("killed_best")] == 3 and rows[0][header.index("killed_from_civilians")] is True
 
 
+def test_civilians_only_in_the_stats(world, civilians_only, api):
+    response = api.client("analyst").get("/api/v1/stats/violations", {"group_by": "status"})
+
+    assert response.status_code == 200, response.content
+    row = next(row for row in response.json()["results"] if row["status"] == "verified")
+    assert (row["killed"], row["civilians_killed"]) == (3, 3)
+
+
 # --- totals that add up --------------------------------------------------------------------------------------------
 
 
