@@ -113,12 +113,17 @@ def _related(ids: list[int]) -> tuple[dict, dict, dict]:
     linked = Violation.clauses.through.objects.filter(violation_id__in=ids)
     for violation_id, position, number in linked.values_list("violation_id", "clause__position", "clause__number"):
         clauses[violation_id].append((position, *_natural(number), number))
-    citations = ViolationSource.objects.filter(violation_id__in=ids).select_related("source").order_by("id")
-    for citation in citations:
-        source = citation.source
-        sources[citation.violation_id].append(
-            f"{source.publisher}: {source.title} [{source.grade}] {source.url or ''}".rstrip()
+    citations = (
+        ViolationSource.objects.filter(violation_id__in=ids)
+        .order_by("id")
+        .values_list(
+            "violation_id", "source__publisher", "source__title", "source__reliability", "source__credibility",
+            "source__url",
         )
+    )  # fmt: skip
+    for violation_id, publisher, title, reliability, credibility, url in citations:
+        # As `Source.grade` writes it ("B2"), read as values: no model instance per citation.
+        sources[violation_id].append(f"{publisher}: {title} [{reliability}{credibility}] {url or ''}".rstrip())
     return perpetrators, clauses, sources
 
 
