@@ -59,6 +59,7 @@ ANNEX_COLUMNS = (
     ("sources", "text"),
 )
 ANNEX_TYPES = dict(ANNEX_COLUMNS)
+_IS_TEXT = tuple(kind == "text" for _, kind in ANNEX_COLUMNS)
 
 _FIELDS = (
     "pk",
@@ -164,7 +165,8 @@ def _line(row: _Row, perpetrators, clauses, sources) -> list[str]:
         values.append(any(casualty_total_is_civilian_bound(row, kind, e) for e in ("low", "best", "high")))
         values.append(row[f"civilians_{kind}_best"])
     values += [row["displaced"], row["description"], " | ".join(sources)]
-    return [escape_cell(_text(value)) for value in values]
+    # Only text is formula-escaped: a number or a date is never a formula, and a negative coordinate stays a number.
+    return [escape_cell(v or "") if text else _text(v) for v, text in zip(values, _IS_TEXT, strict=True)]
 
 
 def annex_write(violations) -> Annex:
