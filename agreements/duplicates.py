@@ -69,12 +69,12 @@ def likely_duplicates(violation: Violation, *, km: float = DEFAULT_KM) -> list[D
         return []
     start, end = _utc_day(violation.started_at)
     candidates = (
-        Violation.objects.filter(
+        Violation.objects.standing()
+        .filter(
             agreement_id=violation.agreement_id,
             category=violation.category,
             started_at__gte=start,
             started_at__lt=end,
-            retracted_at__isnull=True,
         )
         .select_related("place")  # the candidate's point when it has no coordinates of its own
         .order_by("started_at", "id")
@@ -101,7 +101,7 @@ def duplicate_pairs(*, agreement=None, km: float = DEFAULT_KM, limit: int = 200)
     """
     day = TruncDate("started_at", tzinfo=UTC)
     rows = (
-        Violation.objects.filter(retracted_at__isnull=True)
+        Violation.objects.standing()
         .annotate(group_size=Window(Count("id"), partition_by=[F("agreement_id"), F("category"), day]))
         .filter(group_size__gt=1)
         .select_related("place", "agreement")  # points, and the agreement shown beside each pair

@@ -21,9 +21,9 @@ from django.utils import timezone
 from django_tasks import task
 
 from agreements import exports
-from agreements.api.filters import ViolationFilter
 from agreements.importing import ImportRefused, import_violations
 from agreements.models import Violation
+from compliance.api.filters import VIOLATION_ORDERING, VIOLATION_ORDERING_FIELDS, ViolationFilter
 from compliance.jobs.models import Job, JobKind
 from compliance.jobs.running import JobContext, JobFailed, job_run, job_start
 
@@ -53,8 +53,6 @@ def violations_selected(filters: dict[str, list[str]]):
     """The violations GET /api/v1/violations/ lists for these query parameters, in the same order.
 
     Raises ValidationError naming the parameters it cannot read."""
-    from agreements.api.violations import ViolationViewSet  # the view imports this module to start exports
-
     data = QueryDict(mutable=True)
     for key, values in filters.items():
         data.setlist(key, values)
@@ -63,8 +61,8 @@ def violations_selected(filters: dict[str, list[str]]):
         raise ValidationError({key: list(errors) for key, errors in filterset.errors.items()})
     # As DRF's ordering filter reads ?ordering=: known fields kept, the rest ignored, the default when none is left.
     terms = [term.strip() for term in data.get("ordering", "").split(",") if term.strip()]
-    ordering = [term for term in terms if term.lstrip("-") in ViolationViewSet.ordering_fields]
-    return filterset.qs.order_by(*(ordering or ViolationViewSet.ordering))
+    ordering = [term for term in terms if term.lstrip("-") in VIOLATION_ORDERING_FIELDS]
+    return filterset.qs.order_by(*(ordering or VIOLATION_ORDERING))
 
 
 def _export(job: Job, context: JobContext) -> dict:

@@ -8,7 +8,8 @@ from agreements.views import source_file
 from compliance import views
 from compliance.api.docs import RedocView, SwaggerView
 from compliance.jobs.api import JobViewSet
-from reports.api.compliance import AssessmentViewSet, ComplianceTimelineView, ComplianceView
+from reports.api.assessments import AssessmentViewSet
+from reports.api.compliance import ComplianceTimelineView, ComplianceView
 from reports.api.reports import ReportViewSet
 from reports.api.stats import ViolationStatsView
 
@@ -22,7 +23,7 @@ public = {"permission_classes": [AllowAny], "authentication_classes": []}
 reports_router = SimpleRouter()
 reports_router.register("reports", ReportViewSet, basename="report")
 
-# People's assessments of clauses (reports/api/compliance.py); a SimpleRouter for the same reason.
+# People's assessments of clauses (reports/api/assessments.py); a SimpleRouter for the same reason.
 assessments_router = SimpleRouter()
 assessments_router.register("assessments", AssessmentViewSet, basename="assessment")
 

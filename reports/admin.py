@@ -13,9 +13,9 @@ from django.utils.html import format_html, format_html_join
 
 from agreements.admin.base import RecordAdmin
 from agreements.models import Actor, Agreement
-from reports import rendering
+from reports import rendering, todo  # noqa: F401  (todo registers the To-do page)
 from reports.assessments import assessment_check, assessment_record
-from reports.building import frozen_hash_matches, report_get_or_issue
+from reports.issuing import frozen_hash_matches, report_get_or_issue
 from reports.models import Assessment, Report
 
 IDENTITY_FIELDS = ["clause", "actor", "period_start", "period_end"]
@@ -115,7 +115,7 @@ class AssessmentAdmin(RecordAdmin):
 
 
 class ReportIssueForm(forms.Form):
-    """What to report on; the admin's face of `reports.building.report_issue`."""
+    """What to report on; the admin's face of `reports.issuing.report_issue`."""
 
     agreement = forms.ModelChoiceField(
         queryset=Agreement.objects.all(),
@@ -188,7 +188,7 @@ class ReportAdmin(admin.ModelAdmin):
     @admin.display(description="download")
     def downloads(self, obj):
         links = [
-            (reverse("admin:reports_report_download", args=[obj.pk, fmt]), fmt.upper()) for fmt in rendering.FORMATS
+            (reverse("admin:reports_report_download", args=[obj.pk, fmt]), fmt.upper()) for fmt in rendering.DOWNLOADS
         ]
         return format_html_join(" · ", '<a href="{}">{}</a>', links)
 
@@ -205,7 +205,7 @@ class ReportAdmin(admin.ModelAdmin):
         return (
             f"Overall implementation {'—' if percent is None else f'{percent:g}%'}; "
             f"{data['assessment'].get('scored_clauses')} of {data['assessment'].get('clause_count')} clauses scored; "
-            f"{len(data['violations'])} violations listed."
+            f"{rendering.current_schema(data)['summary']['violations']} violations counted."
         )
 
     def get_urls(self):
@@ -217,11 +217,14 @@ class ReportAdmin(admin.ModelAdmin):
 
     def download_view(self, request, pk, fmt):
         report = Report.objects.select_related("issued_by").filter(pk=pk).first()
-        if report is None or fmt not in rendering.FORMATS:
+        if report is None or fmt not in rendering.DOWNLOADS:
             raise Http404("No such report or format.")
         if not self.has_view_permission(request, report):
             raise PermissionDenied
-        rendered = rendering.render(report, fmt)
+        try:
+            rendered = rendering.render(report, fmt)
+        except ValueError as exc:  # an annex asked of a report issued before annexes
+            raise Http404(str(exc)) from exc
         response = HttpResponse(rendered.content, content_type=rendered.content_type)
         response["Content-Disposition"] = f'attachment; filename="{rendered.filename}"'
         return response

@@ -1,5 +1,5 @@
 """Issuing a report as a background job: `POST /api/v1/reports/?async=1` (or with `Prefer: respond-async`) answers
-202 at once, and a worker builds and freezes the report through `reports.building`, as the synchronous POST does.
+202 at once, and a worker builds and freezes the report through `reports.issuing`, as the synchronous POST does.
 The job's result names the report (`{"report": id, "created": bool, ...}`); an identical report issued before is
 the result rather than a second copy, which is also why a retried attempt cannot issue the report twice."""
 
@@ -13,7 +13,7 @@ from django_tasks import task
 from agreements.models import Actor, Agreement
 from compliance.jobs.models import Job, JobKind
 from compliance.jobs.running import JobContext, JobFailed, job_run, job_start
-from reports.building import report_get_or_issue
+from reports.issuing import report_get_or_issue
 
 
 @task(takes_context=True)

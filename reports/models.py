@@ -131,6 +131,13 @@ class Report(Retirable, models.Model):
     sha256 = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the canonical JSON of frozen_data.")
     issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reports")
     issued_at = models.DateTimeField(db_index=True)
+    annex = models.FileField(
+        upload_to="reports/annex/",
+        max_length=300,
+        blank=True,
+        editable=False,
+        help_text="Every violation the report counts (CSV), frozen with it; its SHA-256 is in frozen_data.",
+    )
 
     class Meta:
         ordering = ["-issued_at", "-id"]

@@ -2,8 +2,10 @@
 
 from datetime import datetime
 
-from django.db.models import Count, Sum
+from django.db.models import Count, DateField, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
+
+from agreements.models.violations import casualty_total_expression
 
 # Each dimension: the result columns it adds, each read from a field path or computed by an expression. Paths are
 # selected as they are and renamed afterwards, since annotating a name like "category" clashes with the field.
@@ -15,15 +17,17 @@ DIMENSIONS = {
     "admin1": {"admin1": "place__admin1"},
     "status": {"status": "status"},
     "day": {"day": TruncDate("started_at")},
-    "week": {"week": TruncWeek("started_at")},
-    "month": {"month": TruncMonth("started_at")},
+    # Dates, not instants: the database casts them, so no row needs a time-zone conversion in Python.
+    "week": {"week": TruncWeek("started_at", output_field=DateField())},
+    "month": {"month": TruncMonth("started_at", output_field=DateField())},
 }
 
+# Totals by the casualty rule: a total not reported counts its civilian figure (its lower bound).
 MEASURES = {
     "violations": Count("id", distinct=True),
-    "killed": Sum("killed_best"),
+    "killed": Sum(casualty_total_expression("killed", "best")),
     "civilians_killed": Sum("civilians_killed_best"),
-    "injured": Sum("injured_best"),
+    "injured": Sum(casualty_total_expression("injured", "best")),
     "civilians_injured": Sum("civilians_injured_best"),
     "displaced": Sum("displaced"),
 }
@@ -45,6 +49,24 @@ def parse_group_by(value: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _columns(group_by: list[str]) -> tuple[dict, dict, dict]:
+    columns = {name: source for dimension in group_by for name, source in DIMENSIONS[dimension].items()}
+    paths = {name: source for name, source in columns.items() if isinstance(source, str)}
+    expressions = {name: source for name, source in columns.items() if not isinstance(source, str)}
+    return columns, paths, expressions
+
+
+def stats_queryset(queryset, group_by: list[str]):
+    """The one grouped query (a values() queryset) behind `violation_stats` for a non-empty `group_by`."""
+    _, paths, expressions = _columns(group_by)
+    return (
+        queryset.order_by()
+        .values(*paths.values(), **expressions)
+        .annotate(**MEASURES)
+        .order_by(*paths.values(), *expressions)
+    )
+
+
 def violation_stats(queryset, group_by: list[str]) -> list[dict]:
     """Counts and best-estimate casualty sums per group, in one query; with no dimension, one total row.
 
@@ -54,15 +76,8 @@ def violation_stats(queryset, group_by: list[str]) -> list[dict]:
     """
     if not group_by:
         return [queryset.aggregate(**MEASURES)]
-    columns = {name: source for dimension in group_by for name, source in DIMENSIONS[dimension].items()}
-    paths = {name: source for name, source in columns.items() if isinstance(source, str)}
-    expressions = {name: source for name, source in columns.items() if not isinstance(source, str)}
-    rows = (
-        queryset.order_by()
-        .values(*paths.values(), **expressions)
-        .annotate(**MEASURES)
-        .order_by(*paths.values(), *expressions)
-    )
+    columns, paths, expressions = _columns(group_by)
+    rows = stats_queryset(queryset, group_by)
     result = []
     for row in rows:
         out = {name: row[path] for name, path in paths.items()}

@@ -12,8 +12,9 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
 from agreements import services
-from agreements.api import filters, serializers
+from agreements.api import serializers
 from compliance import freshness
+from compliance.api import filters
 from compliance.api.conditional import ConditionalGetMixin, conditional
 from compliance.api.errors import PreconditionFailed
 from compliance.api.etags import etag_version, record_etag

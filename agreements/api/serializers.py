@@ -4,7 +4,6 @@ from django.db import models
 from rest_framework import serializers
 
 from agreements import services
-from agreements.api.fields import AreaField, BriefRelatedField, TermsField
 from agreements.models import (
     Actor,
     Agreement,
@@ -18,6 +17,7 @@ from agreements.models import (
     Violation,
     Zone,
 )
+from compliance.api.fields import AreaField, BriefRelatedField, TermsField
 from compliance.api.serializers import StrictFieldsMixin, changed_fields
 
 

@@ -1,9 +1,10 @@
 """Thin viewsets for the reference records: a queryset with its joins declared, a serializer, a filterset; writes are
 the services'."""
 
-from agreements.api import filters, serializers
+from agreements.api import serializers
 from agreements.api.base import RecordViewSet, RetirableViewSet, VersionedMixin
 from agreements.models import Actor, Agreement, Clause, ControlChange, Patrol, Place, RouteStatus, Zone
+from compliance.api import filters
 
 
 class AgreementViewSet(RecordViewSet):

@@ -6,7 +6,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agreements import services
-from agreements.api.fields import BriefRelatedField
 from agreements.api.serializers import actor_field, agreement_field, clause_field, place_field, source_field
 from agreements.models import (
     Source,
@@ -15,6 +14,7 @@ from agreements.models import (
 )
 from agreements.models.violations import COUNT_FIELDS
 from agreements.services.base import atomic as services_atomic
+from compliance.api.fields import BriefRelatedField
 from compliance.api.serializers import StrictFieldsMixin, changed_fields
 
 

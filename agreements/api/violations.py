@@ -23,7 +23,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from agreements import exports, services
-from agreements.api import filters, violation_serializers
+from agreements.api import violation_serializers
 from agreements.api.base import IF_MATCH_REQUIRED, PreconditionRequired, RecordViewSet
 from agreements.api.renderers import CSVRenderer, GeoJSONRenderer, XLSXRenderer
 from agreements.api.violation_rows import detail_row, page_rows
@@ -31,6 +31,7 @@ from agreements.jobs import export_job_start
 from agreements.models import Violation
 from agreements.services import permissions
 from compliance import freshness
+from compliance.api import filters
 from compliance.api.conditional import conditional
 from compliance.api.errors import PreconditionFailed
 from compliance.api.etags import etag_version, record_etag
@@ -181,8 +182,8 @@ class ViolationViewSet(RecordViewSet):
     lookup_field = "uuid"
     lookup_value_regex = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     http_method_names = ["get", "post", "put", "patch", "head", "options"]  # retract, never delete
-    ordering_fields = ["started_at", "updated_at", "created_at", "killed_best", "id"]
-    ordering = ["-started_at", "-id"]
+    ordering_fields = filters.VIOLATION_ORDERING_FIELDS
+    ordering = filters.VIOLATION_ORDERING
 
     # Review steps and retraction have their own permission instead of "add violation" (what POST means elsewhere);
     # the workflow then applies the rules that depend on the row (two people, transitions, a monitor's own entry).

@@ -66,8 +66,8 @@ def page_ids_sql(params: dict, size: int) -> tuple[str, tuple]:
 
     from django.http import QueryDict
 
-    from agreements.api.filters import ViolationFilter
     from agreements.models import Violation
+    from compliance.api.filters import ViolationFilter
 
     filterset = ViolationFilter(QueryDict(urlencode(params)), queryset=Violation.objects.all())
     assert filterset.is_valid(), filterset.errors

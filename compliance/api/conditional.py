@@ -96,21 +96,3 @@ class ConditionalGetMixin:
 
     def retrieve(self, request, *args, **kwargs):
         return self.conditional(request, lambda: Response(self.get_serializer(self.get_object()).data))
-
-
-# Still used by reports/api/compliance.py until it reads the change counter too.
-def fingerprint(queryset) -> tuple[str, object]:
-    from django.db.models import Count, Max
-
-    state = queryset.order_by().aggregate(latest=Max("updated_at"), rows=Count("pk"))
-    return f"{state['latest'].isoformat() if state['latest'] else '-'}/{state['rows']}", state["latest"]
-
-
-def etag_for(request, state: str) -> str:
-    return answer_etag(request.get_full_path(), request.accepted_media_type, role_of(request.user), state)
-
-
-def not_modified(request, etag: str, last_modified) -> bool:
-    if request.headers.get("If-None-Match"):
-        return matches(request, etag)
-    return not modified_since(request, last_modified)

@@ -26,7 +26,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from agreements.api.filters import BooleanFilter
+from compliance.api.filters import BooleanFilter
 from compliance.jobs.models import Job, JobKind, JobState
 
 VIEW_ALL = "compliance.view_all_jobs"

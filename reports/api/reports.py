@@ -33,19 +33,20 @@ from rest_framework.exceptions import MethodNotAllowed, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from agreements.api.fields import BriefRelatedField
-from agreements.api.filters import DateFilter
 from agreements.models import Actor, Agreement
+from compliance.api.fields import BriefRelatedField
+from compliance.api.filters import DateFilter
 from compliance.api.idempotency import IdempotentMixin
 from compliance.api.serializers import DayField, StrictFieldsMixin
 from compliance.jobs.api import JobSerializer, accepted, wants_async
 from reports import rendering
-from reports.building import FORMATS, report_get_or_issue
+from reports.issuing import report_get_or_issue
 from reports.jobs import report_job_start
 from reports.models import Report
+from reports.rendering import DOWNLOADS, FORMATS
 
 # Part of the download's ETag: bump it when a renderer's output changes, so a cached copy is not taken for the new.
-RENDERING_VERSION = 1
+RENDERING_VERSION = 2
 
 
 class ReportIssueSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -107,7 +108,7 @@ class ReportSerializer(serializers.ModelSerializer):
     def get_downloads(self, report) -> dict:
         path = reverse("report-download", kwargs={"pk": report.pk})
         request = self.context.get("request")
-        links = {fmt: f"{path}?format={fmt}" for fmt in FORMATS}
+        links = {fmt: f"{path}?format={fmt}" for fmt in DOWNLOADS}
         return {fmt: request.build_absolute_uri(link) for fmt, link in links.items()} if request else links
 
 
@@ -138,10 +139,11 @@ PREFER_HEADER = OpenApiParameter(
 DOWNLOAD_FORMAT = OpenApiParameter(
     "format",
     str,
-    enum=list(FORMATS),
+    enum=list(DOWNLOADS),
     required=True,
     description="pdf and html: the full report (same layout); csv: the clauses table; xlsx: every table, one "
-    "sheet each, with an About sheet; json: the frozen data, with who issued it, when, and its SHA-256.",
+    "sheet each, with an About sheet; json: the frozen data, with who issued it, when, and its SHA-256; "
+    "annex-csv and annex-xlsx: every violation the report counts, frozen with it (its SHA-256 is in the data).",
 )
 
 
@@ -232,14 +234,17 @@ class ReportViewSet(
     @action(detail=True, methods=["get"], url_path="download")
     def download(self, request, pk=None):
         fmt = request.query_params.get("format", "")
-        if fmt not in FORMATS:
-            raise ValidationError({"format": f"Choose one of: {', '.join(FORMATS)}."})
+        if fmt not in DOWNLOADS:
+            raise ValidationError({"format": f"Choose one of: {', '.join(DOWNLOADS)}."})
         report = self.get_object()
         etag = quote_etag(f"{report.sha256[:32]}.{report.pk}.{fmt}.r{RENDERING_VERSION}")
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
             response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
         else:
-            rendered = rendering.render(report, fmt)
+            try:
+                rendered = rendering.render(report, fmt)
+            except ValueError as exc:  # an annex asked of a report issued before annexes
+                raise ValidationError({"format": str(exc)}) from exc
             response = HttpResponse(rendered.content, content_type=rendered.content_type)
             response["Content-Disposition"] = f'attachment; filename="{rendered.filename}"'
         response["ETag"] = etag

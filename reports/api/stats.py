@@ -5,10 +5,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agreements.api.filters import ViolationFilter
 from agreements.models import Violation
 from agreements.services import permissions
 from compliance.api.conditional import ConditionalGetMixin
+from compliance.api.filters import ViolationFilter
 from reports.stats import DIMENSIONS, GROUP_BY_PATTERN, parse_group_by, violation_stats
 
 
@@ -44,7 +44,7 @@ class ViolationStatsView(ConditionalGetMixin, APIView):
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         # Counts never include retracted rows, whatever the list filters would show a mirror.
-        queryset = filterset.qs.filter(retracted_at__isnull=True)
+        queryset = filterset.qs.standing()
         return self.conditional(
             request, lambda: Response({"group_by": group_by, "results": violation_stats(queryset, group_by)})
         )

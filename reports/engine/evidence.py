@@ -2,8 +2,10 @@
 
 `Record` loads what does not depend on the period once (the clauses, the actor's family, zones, route statuses);
 `Record.evidence(start, end)` then runs a fixed number of aggregate queries whatever the number of violations,
-patrols or control changes: one for violation counts per clause and status, one for the same per perpetrator,
-one for patrol outcomes, one for control changes (one per distinct counting window), none per row.
+patrols or control changes, set-based: violation counts for every clause at once, grouped by clause and status
+over the clause links (each clause's counting window a CASE on the clause), plus one over the zones of the zone
+clauses; the same two per perpetrator; one for patrol outcomes; one for control changes (one per distinct counting
+window); none per row and none per clause but for the zone clauses' parts of the zone query.
 
 Which violations count for a clause (`attributed`):
 - those linked to it (`Violation.clauses`), and
@@ -27,7 +29,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db.models import BigIntegerField, Count, Exists, Min, OuterRef, Q, Sum, Value
+from django.db.models import BigIntegerField, Case, Count, DateTimeField, Exists, Min, OuterRef, Q, Sum, Value, When
 
 from agreements.models import Actor, Clause, ControlChange, Patrol, RouteStatus, Violation, Zone
 from reports.engine.periods import day_bounds
@@ -56,6 +58,11 @@ ZONE_CATEGORIES = {
 }
 
 PATROL_OUTCOMES = tuple(Patrol.Outcome.values)
+
+# The word for each counted review status, said once for the engine, the reports and the To-do page: "reported"
+# means nobody has checked it yet, so a report calls it "unverified".
+STATUS_WORDS = {VStatus.VERIFIED: "verified", VStatus.REPORTED: "unverified", VStatus.DISPUTED: "disputed"}
+STATUS_WORD_LABELS = {"verified": "Verified", "unverified": "Unverified", "disputed": "Disputed"}
 
 UNION_CHUNK = 100  # completed, cut_short, cancelled, attacked
 
@@ -225,58 +232,103 @@ class Record:
         return result
 
     def _violations(self):
-        rows = Violation.objects.filter(agreement=self.agreement, retracted_at__isnull=True).exclude(
-            status=VStatus.REJECTED
-        )
+        rows = Violation.objects.counted().filter(agreement=self.agreement)
         if self.family is not None:
             rows = rows.filter(
                 Exists(_PERPETRATED.objects.filter(violation_id=OuterRef("pk"), actor_id__in=self.family))
             )
         return rows
 
-    def _attributed(self, clause: Clause) -> Q:
-        linked = Q(Exists(_LINKED.objects.filter(violation_id=OuterRef("pk"), clause_id=clause.pk)))
-        zone_ids = self.zone_ids.get(clause.pk)
-        if not zone_ids:
-            return linked
-        in_zone = Q(in_zone=True, zone_id__in=zone_ids)
-        category = ZONE_CATEGORIES[clause.kind]
-        if category is not None:
-            in_zone &= Q(category=category)
-        return linked | in_zone
+    # Violations are counted for every clause at once: one grouped query over the clause links (each clause's
+    # counting window is a CASE on the clause), and one over the zones, for the zone clauses only (an in-zone
+    # incident also linked to the clause is counted by the first, once).
+
+    def _windows(self, result, start: date, end: date) -> dict[int, tuple]:
+        """Per clause binding within the period: (first instant a breach of the deadline counts, first instant the
+        period's counts count)."""
+        windows = {}
+        for clause in self.clauses:
+            first = result[clause.pk].counted_from
+            if first <= end:
+                windows[clause.pk] = (day_bounds(_since(clause, start), end)[0], day_bounds(first, end)[0])
+        return windows
+
+    @staticmethod
+    def _from(key: str, windows: dict[int, tuple], index: int) -> Case:
+        whens = [When(**{key: pk}, then=Value(window[index])) for pk, window in windows.items()]
+        return Case(*whens, output_field=DateTimeField())
+
+    def _linked(self, windows, end: date, *, counting: int):
+        """The clause links of counted violations within each clause's window (`counting`: 0 from the day after
+        the deadline, 1 from the period's first counted day)."""
+        upper = day_bounds(end, end)[1]
+        lower = min(window[counting] for window in windows.values())
+        violations = self._violations().filter(started_at__gte=lower, started_at__lt=upper)
+        return _LINKED.objects.filter(
+            Q(violation__started_at__gte=self._from("clause_id", windows, counting)),
+            clause_id__in=list(windows),
+            violation__in=violations,
+        )
+
+    def _in_zone(self, windows, end: date, *, counting: int):
+        """Per zone clause: its counted in-zone violations that are not linked to it, within its window."""
+        upper = day_bounds(end, end)[1]
+        for clause in self.clauses:
+            zone_ids = self.zone_ids.get(clause.pk)
+            if not zone_ids or clause.pk not in windows:
+                continue
+            rows = self._violations().filter(
+                in_zone=True, zone_id__in=zone_ids, started_at__gte=windows[clause.pk][counting], started_at__lt=upper
+            )
+            if ZONE_CATEGORIES[clause.kind] is not None:
+                rows = rows.filter(category=ZONE_CATEGORIES[clause.kind])
+            linked = _LINKED.objects.filter(violation_id=OuterRef("pk"), clause_id=clause.pk)
+            yield (
+                clause,
+                rows.exclude(Exists(linked)).annotate(clause_key=Value(clause.pk, output_field=BigIntegerField())),
+            )
 
     @staticmethod
     def _union(parts):
-        """The rows of per-clause queries, as one UNION ALL query per UNION_CHUNK clauses (SQLite refuses more than
-        500 terms in a compound SELECT)."""
+        """The zone clauses' rows as one UNION ALL query per UNION_CHUNK clauses (SQLite refuses more than 500 terms
+        in a compound SELECT)."""
         for first in range(0, len(parts), UNION_CHUNK):
             chunk = parts[first : first + UNION_CHUNK]
             yield from chunk[0].union(*chunk[1:], all=True) if len(chunk) > 1 else chunk[0]
 
-    def _count_violations(self, result, start, end) -> None:
-        base = self._violations()
-        parts = []
-        for clause in self.clauses:
-            since, first = _since(clause, start), result[clause.pk].counted_from
-            if first > end:
-                continue  # the clause binds only after the period
-            lower, upper = day_bounds(since, end)
-            first_instant = day_bounds(first, end)[0]
-            parts.append(
-                base.filter(self._attributed(clause), started_at__gte=lower, started_at__lt=upper)
-                .annotate(clause_key=Value(clause.pk, output_field=BigIntegerField()))
-                .values("clause_key", "status")
-                .annotate(
-                    in_period=Count("pk", filter=Q(started_at__gte=first_instant), distinct=True),
-                    since_deadline=Count("pk", distinct=True),
-                )
-                .order_by()
+    def _status_rows(self, windows, start: date, end: date):
+        """(clause, status, counted in the period, counted since the deadline), each count of distinct violations."""
+        since = Q(violation__started_at__gte=self._from("clause_id", windows, 0))
+        first = Q(violation__started_at__gte=self._from("clause_id", windows, 1))
+        linked = (
+            self._linked(windows, end, counting=0)
+            .values("clause_id", "violation__status")
+            .annotate(
+                in_period=Count("violation_id", filter=first, distinct=True),
+                since_deadline=Count("violation_id", filter=since, distinct=True),
             )
-        if not parts:
+            .order_by()
+        )
+        for row in linked:
+            yield row["clause_id"], row["violation__status"], row["in_period"], row["since_deadline"]
+        parts = [
+            rows.values("clause_key", "status")
+            .annotate(
+                in_period=Count("pk", filter=Q(started_at__gte=windows[clause.pk][1]), distinct=True),
+                since_deadline=Count("pk", distinct=True),
+            )
+            .order_by()
+            for clause, rows in self._in_zone(windows, end, counting=0)
+        ]
+        for row in self._union(parts) if parts else ():
+            yield row["clause_key"], row["status"], row["in_period"], row["since_deadline"]
+
+    def _count_violations(self, result, start, end) -> None:
+        windows = self._windows(result, start, end)
+        if not windows:
             return
-        for row in self._union(parts):
-            evidence = result[row["clause_key"]]
-            status, n = row["status"], row["in_period"]
+        for clause_id, status, n, since_deadline in self._status_rows(windows, start, end):
+            evidence = result[clause_id]
             if status == VStatus.VERIFIED:
                 evidence.verified += n
             elif status == VStatus.REPORTED:
@@ -284,42 +336,38 @@ class Record:
             elif status == VStatus.DISPUTED:
                 evidence.disputed += n
             if status in (VStatus.VERIFIED, VStatus.REPORTED):
-                evidence.breaches_since_deadline += row["since_deadline"]
+                evidence.breaches_since_deadline += since_deadline
+
+    def _actor_rows(self, windows, end: date):
+        """(clause, status, actor id, slug, name, distinct violations in the period)."""
+        names = ("perpetrators__id", "perpetrators__slug", "perpetrators__name")
+        linked = (
+            self._linked(windows, end, counting=1)
+            .values("clause_id", "violation__status", *(f"violation__{name}" for name in names))
+            .annotate(n=Count("violation_id", distinct=True))
+            .order_by()
+        )
+        for row in linked:
+            yield row["clause_id"], row["violation__status"], *(row[f"violation__{name}"] for name in names), row["n"]
+        parts = [
+            rows.values("clause_key", "status", *names).annotate(n=Count("pk", distinct=True)).order_by()
+            for _, rows in self._in_zone(windows, end, counting=1)
+        ]
+        for row in self._union(parts) if parts else ():
+            yield row["clause_key"], row["status"], *(row[name] for name in names), row["n"]
 
     def _count_by_actor(self, result, start, end) -> None:
-        base = self._violations()
-        parts = []
-        for clause in self.clauses:
-            first = result[clause.pk].counted_from
-            if first > end:
-                continue
-            lower, upper = day_bounds(first, end)
-            parts.append(
-                base.filter(self._attributed(clause), started_at__gte=lower, started_at__lt=upper)
-                .annotate(clause_key=Value(clause.pk, output_field=BigIntegerField()))
-                .values("clause_key", "status", "perpetrators__id", "perpetrators__slug", "perpetrators__name")
-                .annotate(n=Count("pk", distinct=True))
-                .order_by()
-            )
-        if not parts:
+        windows = self._windows(result, start, end)
+        if not windows:
             return
         tables: dict[int, dict[int, dict]] = defaultdict(dict)
-        for row in self._union(parts):
-            actor_id = row["perpetrators__id"]
+        for clause_id, status, actor_id, slug, name, n in self._actor_rows(windows, end):
             if actor_id is None or (self.family is not None and actor_id not in self.family):
                 continue
-            line = tables[row["clause_key"]].setdefault(
-                actor_id,
-                {
-                    "actor": row["perpetrators__slug"],
-                    "name": row["perpetrators__name"],
-                    "verified": 0,
-                    "unverified": 0,
-                    "disputed": 0,
-                },
+            line = tables[clause_id].setdefault(
+                actor_id, {"actor": slug, "name": name, "verified": 0, "unverified": 0, "disputed": 0}
             )
-            key = {VStatus.VERIFIED: "verified", VStatus.REPORTED: "unverified", VStatus.DISPUTED: "disputed"}
-            line[key[row["status"]]] += row["n"]
+            line[STATUS_WORDS[status]] += n
         for clause_id, lines in tables.items():
             result[clause_id].by_actor = sorted(
                 lines.values(), key=lambda a: (-a["verified"], -a["unverified"], -a["disputed"], a["name"])
@@ -359,7 +407,7 @@ class Record:
                 agreement=self.agreement, occurred_on__gte=first, occurred_on__lte=end
             ).filter(
                 Q(violation__isnull=True)
-                | Q(violation__retracted_at__isnull=True, violation__status__in=[VStatus.VERIFIED, VStatus.REPORTED])
+                | Q(violation__in=Violation.objects.counted().filter(status__in=[VStatus.VERIFIED, VStatus.REPORTED]))
             )
             if self.family is not None:
                 rows = rows.filter(to_actor_id__in=self.family)

@@ -43,6 +43,15 @@ class DeadlineState:
     NO_DEADLINE = "no_deadline"
 
 
+# The one wording of each deadline state: the API's schema, every report and the To-do page read it from here.
+DEADLINE_LABELS = {
+    DeadlineState.NOT_DUE: "Not yet due",
+    DeadlineState.MET: "Met",
+    DeadlineState.OVERDUE: "Overdue",
+    DeadlineState.NO_DEADLINE: "No deadline",
+}
+
+
 @dataclass(frozen=True)
 class Judgement:
     status: str
@@ -73,6 +82,18 @@ def _incidents(ev: ClauseEvidence) -> str:
 
 def _day(value: date) -> str:
     return value.isoformat()
+
+
+def deadline_of(clause: Clause, ev: ClauseEvidence, end: date) -> tuple[str, str]:
+    """The clause's deadline state at the end of a period and the sentence saying why: the one fulfilment and
+    deadline rule, which the judgements, the compliance endpoint, the reports and the To-do page all read."""
+    if clause.kind == Kind.ROUTE_OPENING:
+        return _route_deadline(clause, ev, end)
+    if clause.kind == Kind.PATROLS:
+        return _patrol_deadline(clause, ev, end)
+    if clause.kind in BREACH_KINDS:
+        return _breach_deadline(clause, ev, end)
+    raise ValueError(f"No rule for clause kind {clause.kind!r}.")
 
 
 def judge(clause: Clause, ev: ClauseEvidence, start: date, end: date) -> Judgement:
@@ -196,6 +217,35 @@ def _patrol_deadline(clause: Clause, ev: ClauseEvidence, end: date) -> tuple[str
     return DeadlineState.NOT_DUE, f"Deadline {_day(deadline)} not yet due."
 
 
+def _no_patrols(ev: ClauseEvidence, deadline_state: str, said: str, tail: str) -> Judgement:
+    """No patrol in the period: the deadline, then incidents against the clause, decide."""
+    if deadline_state == DeadlineState.OVERDUE and ev.first_completed_patrol is None:
+        return Judgement(
+            Status.NON_COMPLIANT,
+            Score.NOT_BEGUN,
+            deadline_state,
+            f"{said} The deadline passed with no completed patrol on record, then or since: "
+            f"non-compliant; score 0 (not begun).{tail}",
+        )
+    if ev.verified:
+        return Judgement(
+            Status.NON_COMPLIANT,
+            Score.MINIMAL,
+            deadline_state,
+            f"{said} No patrol recorded, and verified incidents against the clause: non-compliant; "
+            f"score 1 (minimal).{tail}",
+        )
+    if ev.unverified:
+        return Judgement(
+            Status.PARTIALLY_COMPLIANT,
+            Score.MINIMAL,
+            deadline_state,
+            f"{said} No patrol recorded, only unverified incidents against the clause: partially "
+            f"compliant; score 1 (minimal).{tail}",
+        )
+    return Judgement(Status.NOT_ASSESSED, None, deadline_state, f"{said} {NOT_ASSESSED_NOTE}{tail}")
+
+
 def judge_patrols(clause: Clause, ev: ClauseEvidence, start: date, end: date) -> Judgement:
     deadline_state, deadline_text = _patrol_deadline(clause, ev, end)
     tail = f" {deadline_text}" if deadline_text else ""
@@ -215,31 +265,7 @@ def judge_patrols(clause: Clause, ev: ClauseEvidence, start: date, end: date) ->
             f"{what}. {facts} No patrol completed yet.{tail} {NOT_YET_DUE_NOTE}",
         )
     if total == 0:
-        if deadline_state == DeadlineState.OVERDUE and ev.first_completed_patrol is None:
-            return Judgement(
-                Status.NON_COMPLIANT,
-                Score.NOT_BEGUN,
-                deadline_state,
-                f"{what}. {facts} The deadline passed with no completed patrol on record, then or since: "
-                f"non-compliant; score 0 (not begun).{tail}",
-            )
-        if ev.verified:
-            return Judgement(
-                Status.NON_COMPLIANT,
-                Score.MINIMAL,
-                deadline_state,
-                f"{what}. {facts} No patrol recorded, and verified incidents against the clause: non-compliant; "
-                f"score 1 (minimal).{tail}",
-            )
-        if ev.unverified:
-            return Judgement(
-                Status.PARTIALLY_COMPLIANT,
-                Score.MINIMAL,
-                deadline_state,
-                f"{what}. {facts} No patrol recorded, only unverified incidents against the clause: partially "
-                f"compliant; score 1 (minimal).{tail}",
-            )
-        return Judgement(Status.NOT_ASSESSED, None, deadline_state, f"{what}. {facts} {NOT_ASSESSED_NOTE}{tail}")
+        return _no_patrols(ev, deadline_state, f"{what}. {facts}", tail)
     if completed == total:
         if ev.verified:
             return Judgement(
@@ -310,23 +336,25 @@ def fulfilled_on(ev: ClauseEvidence, until: date) -> date | None:
     return None
 
 
+def _route_deadline(clause: Clause, ev: ClauseEvidence, end: date) -> tuple[str, str]:
+    deadline = clause.deadline
+    done = fulfilled_on(ev, end)
+    if deadline is None:
+        return DeadlineState.NO_DEADLINE, ""
+    if done is not None and done <= deadline:
+        return DeadlineState.MET, f"Deadline {_day(deadline)} met: all open on {_day(done)}."
+    if deadline < end:
+        late = f" (all open only from {_day(done)})" if done else ""
+        return DeadlineState.OVERDUE, f"Deadline {_day(deadline)} overdue: not all open on or before it{late}."
+    return DeadlineState.NOT_DUE, f"Deadline {_day(deadline)} not yet due."
+
+
 def judge_route_opening(clause: Clause, ev: ClauseEvidence, start: date, end: date) -> Judgement:
     routes = ", ".join(ev.routes) or "(no routes named)"
     what = f"Route-opening clause ({routes}), judged on route statuses"
     at_end = {route: route_state(ev, route, end) for route in ev.routes}
     in_period = [r for r in ev.route_rows if r.observed_on >= start and r.route in ev.routes]
-    done = fulfilled_on(ev, end)
-    deadline = clause.deadline
-    if deadline is None:
-        deadline_state, deadline_text = DeadlineState.NO_DEADLINE, ""
-    elif done is not None and done <= deadline:
-        deadline_state, deadline_text = DeadlineState.MET, f"Deadline {_day(deadline)} met: all open on {_day(done)}."
-    elif deadline < end:
-        late = f" (all open only from {_day(done)})" if done else ""
-        deadline_state = DeadlineState.OVERDUE
-        deadline_text = f"Deadline {_day(deadline)} overdue: not all open on or before it{late}."
-    else:
-        deadline_state, deadline_text = DeadlineState.NOT_DUE, f"Deadline {_day(deadline)} not yet due."
+    deadline_state, deadline_text = _route_deadline(clause, ev, end)
     tail = f" {deadline_text}" if deadline_text else ""
     state_text = "; ".join(
         f"{route} {(state or 'no status recorded').replace('_', ' ')}" for route, state in at_end.items()

@@ -34,6 +34,7 @@ ZONE_STYLES = {
     "other": ("#DDDDDD", 0.5, "#777777", "2,2"),
 }
 APPROXIMATE_PRECISIONS = ("district", "region")
+CELL_MAX_RADIUS = 14  # points: the grid cell with the most incidents
 MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -133,8 +134,7 @@ def weekly_chart_svg(data: dict, *, width: int = 515) -> str:
         f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}" y2="{top_pad + plot_h}" '
         f'stroke="#555555" stroke-width="1"/>'
     )
-    axis_title = "Week beginning (Monday)"
-    body.append(_text(left + plot_w / 2, height - 8, axis_title, size=8, anchor="middle", fill="#555555"))
+    body.append(_text(left + plot_w / 2, height - 8, "Week beginning (Monday)", size=8, anchor="middle", fill="#555"))
 
     lx = width - legend_width
     body.append(_text(lx, top_pad + 4, "Alleged perpetrator (violations)", size=8, weight="bold"))
@@ -232,8 +232,9 @@ def map_svg(data: dict, *, width: int = 515, max_height: int = 560) -> str:
     """The agreement's zones and the period's incidents (see the module's docstring)."""
     zones = sorted(data["map"]["zones"], key=lambda zone: -_bbox_area(zone["geometry"]))
     incidents = data["map"]["incidents"]
+    cells = data["map"].get("cells") or []
     points = [p for zone in zones for ring in _rings(zone["geometry"]) for p in ring]
-    points += [(i["lon"], i["lat"]) for i in incidents]
+    points += [(i["lon"], i["lat"]) for i in incidents] + [(c["lon"], c["lat"]) for c in cells]
     label = "Map of the zones and the period's incidents"
     if not points:
         body = [
@@ -273,6 +274,7 @@ def map_svg(data: dict, *, width: int = 515, max_height: int = 560) -> str:
         )
 
     _draw_incidents(project, incidents, body)
+    _draw_cells(project, cells, body)
     _scale_bar(project, body)
     body.append(f'<rect x="0.5" y="0.5" width="{width - 1}" height="{height - 1:.0f}" fill="none" stroke="#999999"/>')
 
@@ -307,6 +309,25 @@ def _draw_incidents(project: Projection, incidents: list[dict], body: list[str])
         place = group[0].get("place") or f"{lat:g}, {lon:g}"
         count = f" ({len(group)})" if len(group) > 1 else ""
         body.append(_text(first + gap * (len(group) - 1) + 8, cy + 3, f"{place}{count}", size=8, weight="bold"))
+
+
+def _draw_cells(project: Projection, cells: list[dict], body: list[str]) -> None:
+    """Many incidents: one circle per grid cell, its area in proportion to the incidents in it (the largest at
+    CELL_MAX_RADIUS), coloured by the share of them verified, the count written on the larger ones."""
+    if not cells:
+        return
+    largest = max(cell["count"] for cell in cells)
+    for cell in sorted(cells, key=lambda c: -c["count"]):
+        x, y = project(cell["lon"], cell["lat"])
+        radius = max(1.5, CELL_MAX_RADIUS * math.sqrt(cell["count"] / largest))
+        colour = STATUS_COLOURS["verified"] if cell["verified"] * 2 >= cell["count"] else STATUS_COLOURS["unverified"]
+        title = escape(f"{cell['count']} incidents, {cell['verified']} verified")
+        body.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{colour}" fill-opacity="0.55" '
+            f'stroke="#ffffff" stroke-width="0.6"><title>{title}</title></circle>'
+        )
+        if radius >= 7:
+            body.append(_text(x, y + 3, str(cell["count"]), size=7, anchor="middle", weight="bold"))
 
 
 def _map_legend(zones: list[dict], width: float, top: float) -> tuple[list[str], float]:

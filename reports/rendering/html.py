@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.template.loader import render_to_string
 
-from reports.building import MONTHS
+from reports.document import MONTHS
 from reports.rendering import charts
 
 PATROL_WORDS = (("completed", "completed"), ("cut_short", "cut short"), ("cancelled", "cancelled"),
@@ -162,7 +162,8 @@ def _clauses(data: dict) -> list[dict]:
 
 
 def _matrix(data: dict) -> dict:
-    """The actor × clause counts pivoted: one row per actor, one column per clause that has any."""
+    """The actor × clause counts pivoted: one row per actor, one column per clause that has any, then "no clause
+    cited"; the row's total is the actor's DISTINCT violations (actor_totals), not the sum of its cells."""
     rows = data["violations_by_actor_clause"]
     order = [c["number"] for c in data["assessment"]["clauses"]]
     present = {row["clause"] for row in rows}
@@ -170,12 +171,13 @@ def _matrix(data: dict) -> dict:
     clauses += sorted(n for n in present if n is not None and n not in clauses)
     if None in present:
         clauses.append(None)
+    totals = {line["actor"]: line["total"] for line in data["actor_totals"]}
     by_actor: dict = {}
     for row in rows:
-        entry = by_actor.setdefault(row["actor"], {"name": row["name"], "cells": {}, "total": 0})
+        entry = by_actor.setdefault(row["actor"], {"name": row["name"], "cells": {}})
         entry["cells"][row["clause"]] = row
     table = []
-    for entry in by_actor.values():
+    for actor, entry in by_actor.items():
         cells = []
         for number in clauses:
             row = entry["cells"].get(number)
@@ -185,8 +187,8 @@ def _matrix(data: dict) -> dict:
                     "detail": f"{row['verified']}/{row['unverified']}/{row['disputed']}" if row else "",
                 }
             )
-        table.append({"name": entry["name"], "cells": cells, "total": sum(c["total"] for c in cells)})
-    headers = ["—" if number is None else number for number in clauses]
+        table.append({"name": entry["name"], "cells": cells, "total": totals.get(actor, 0)})
+    headers = ["No clause cited" if number is None else f"Cl. {number}" for number in clauses]
     return {"clauses": headers, "rows": table}
 
 
@@ -211,14 +213,14 @@ def _humanitarian(data: dict) -> dict:
             for label, v in estimated
         ],
         "counts": [{"label": label, "value": _count(value)} for label, value in counts],
-        "violations": block.get("violations", len(data["violations"])),
+        "violations": block["violations"],
     }
 
 
 def _violations(data: dict) -> list[dict]:
     labels = data["labels"]
     rows = []
-    for index, v in enumerate(data["violations"], start=1):
+    for index, v in enumerate(data["serious"], start=1):
         place = v.get("place") or (f"{v['lat']}, {v['lon']}" if v.get("lat") is not None else "—")
         if v.get("admin1") and v.get("admin1") not in place:
             place = f"{place} ({v['admin1']})"
@@ -235,7 +237,8 @@ def _violations(data: dict) -> list[dict]:
                 "status": v["status"],
                 "status_label": _label(labels, "violation_status", v["status"]),
                 "in_zone": _zone_flag(v.get("in_zone")),
-                "killed": _count(v.get("killed_best")),
+                "killed": _count(v.get("killed_best"))
+                + (" (civilians; total not reported)" if v.get("killed_from_civilians") else ""),
                 "description": v["description"],
                 "sources": [
                     {
@@ -253,15 +256,53 @@ def _violations(data: dict) -> list[dict]:
     return rows
 
 
-def _status_totals(data: dict) -> dict:
-    totals = {"verified": 0, "unverified": 0, "disputed": 0}
-    for v in data["violations"]:
-        totals[v["status"]] = totals.get(v["status"], 0) + 1
-    return totals
+def _notes(data: dict) -> list[str]:
+    """What a reader must know to read the figures right: when a total stood on civilian figures."""
+    notes = []
+    for kind, count in (data["humanitarian"].get("from_civilians") or {}).items():
+        if count:
+            notes.append(
+                f"{count} violation{'s' if count != 1 else ''} reported civilians {kind} but no total: the "
+                f"civilian figure is the least the total can be, and the {kind} totals here count it."
+            )
+    return notes
 
 
 def _data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def _records(data: dict) -> dict:
+    """Patrols, route statuses and control changes with their words."""
+    labels = data["labels"]
+    return {
+        "patrols": [
+            {
+                **p,
+                "date_label": long_date(p["date"]),
+                "kind_label": _label(labels, "patrol_kind", p["kind"]),
+                "outcome_label": _label(labels, "patrol_outcome", p["outcome"]),
+                "participants_label": ", ".join(p["participants"]) or "—",
+            }
+            for p in data["patrols"]
+        ],
+        "route_statuses": [
+            {
+                **r,
+                "observed_label": long_date(r["observed_on"]),
+                "status_label": _label(labels, "route_status", r["status"]),
+            }
+            for r in data["route_statuses"]
+        ],
+        "control_changes": [
+            {
+                **c,
+                "date_label": long_date(c["occurred_on"]),
+                "where": c["place"] or c["area_description"],
+            }
+            for c in data["control_changes"]
+        ],
+    }
 
 
 def report_context(data: dict, meta: ReportMeta, *, for_pdf: bool = False) -> dict:
@@ -289,8 +330,14 @@ def report_context(data: dict, meta: ReportMeta, *, for_pdf: bool = False) -> di
         "clause_count": assessment.get("clause_count"),
         "clauses": _clauses(data),
         "matrix": _matrix(data),
-        "status_totals": _status_totals(data),
-        "violation_count": len(data["violations"]),
+        "status_totals": data["summary"],
+        "violation_count": data["summary"]["violations"],
+        "actor_totals": data["actor_totals"],
+        "top_places": data["top_places"],
+        "notes": _notes(data),
+        "annex": data.get("annex"),
+        "serious_limit": data.get("serious_limit"),
+        "map_cells": bool(data["map"].get("cells")),
         "chart_svg": chart,
         "map_svg": world,
         "chart_src": _data_uri(chart) if for_pdf else "",
@@ -298,32 +345,7 @@ def report_context(data: dict, meta: ReportMeta, *, for_pdf: bool = False) -> di
         "chart_size": _pdf_box(_svg_size(chart), PDF_CONTENT_WIDTH),
         "map_size": _pdf_box(_svg_size(world), PDF_CONTENT_WIDTH),
         "humanitarian": _humanitarian(data),
-        "patrols": [
-            {
-                **p,
-                "date_label": long_date(p["date"]),
-                "kind_label": _label(labels, "patrol_kind", p["kind"]),
-                "outcome_label": _label(labels, "patrol_outcome", p["outcome"]),
-                "participants_label": ", ".join(p["participants"]) or "—",
-            }
-            for p in data["patrols"]
-        ],
-        "route_statuses": [
-            {
-                **r,
-                "observed_label": long_date(r["observed_on"]),
-                "status_label": _label(labels, "route_status", r["status"]),
-            }
-            for r in data["route_statuses"]
-        ],
-        "control_changes": [
-            {
-                **c,
-                "date_label": long_date(c["occurred_on"]),
-                "where": c["place"] or c["area_description"],
-            }
-            for c in data["control_changes"]
-        ],
+        **_records(data),
         "violations": _violations(data),
     }
 

@@ -3,8 +3,8 @@ plain-column filter adds no DISTINCT over every column. The same answers either 
 
 from datetime import UTC, datetime
 
-from agreements.api.filters import ViolationFilter
 from agreements.models import Violation
+from compliance.api.filters import ViolationFilter
 from tests.factories import make_violation
 
 

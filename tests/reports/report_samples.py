@@ -1,11 +1,11 @@
-"""A frozen report document written by hand, shaped as `reports.building.report_data` returns it (schema 1), so the
+"""A frozen report document written by hand, shaped as `reports.document.report_data` returns it (schema 1), so the
 renderers can be tested without the record or the assessment engine."""
 
 from __future__ import annotations
 
 import copy
 
-from reports.building import frozen_labels
+from reports.document import frozen_labels
 from reports.rendering.html import ReportMeta
 
 SQUARE = {"type": "Polygon", "coordinates": [[[36.0, 35.0], [37.0, 35.0], [37.0, 36.0], [36.0, 36.0], [36.0, 35.0]]]}

@@ -1,5 +1,7 @@
 """Building a report's frozen data from the record, and issuing it: what it holds, and that it never changes."""
 
+import csv
+import hashlib
 import io
 import json
 from datetime import UTC, date, datetime
@@ -10,14 +12,8 @@ from pypdf import PdfReader
 from agreements import services
 from agreements.models import Actor, Clause, ControlChange, Patrol, RouteStatus, Violation
 from reports import rendering
-from reports.building import (
-    canonical_json,
-    content_hash,
-    period_label,
-    report_data,
-    report_get_or_issue,
-    report_issue,
-)
+from reports.document import period_label, report_build, report_data
+from reports.issuing import canonical_json, content_hash, report_get_or_issue, report_issue
 from reports.models import Report
 from tests.api_helpers import count_queries
 from tests.factories import (
@@ -120,15 +116,40 @@ def test_period_label():
     assert period_label(date(2018, 12, 20), date(2019, 1, 10)) == "20 December 2018 – 10 January 2019"
 
 
-def test_lists_the_periods_violations_marked_by_status_oldest_first(world, may):
-    data = report_data(world.agreement, **MAY)
+def annex_rows(agreement, **period) -> list[dict]:
+    data, annex = report_build(agreement, **period)
+    with annex.file:
+        content = annex.file.read()
+    assert hashlib.sha256(content).hexdigest() == data["annex"]["sha256"]
+    rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
+    assert data["annex"]["rows"] == len(rows)
+    return rows
 
-    assert [(v["uuid"], v["status"]) for v in data["violations"]] == [
+
+def test_the_annex_lists_the_periods_violations_marked_by_status_oldest_first(world, may):
+    rows = annex_rows(world.agreement, **MAY)
+
+    assert [(v["uuid"], v["status"]) for v in rows] == [
         (str(may["disputed"].uuid), "disputed"),
         (str(may["verified"].uuid), "verified"),
         (str(may["unverified"].uuid), "unverified"),
     ]
-    verified = data["violations"][1]
+    assert rows[1]["started_at"] == "2019-05-06T06:00:00Z" and rows[1]["perpetrators"] == "Tiger Unit"
+    assert rows[1]["clauses"] == "2; 10" and rows[1]["in_zone"] == "true"
+    assert rows[1]["killed_best"] == "3" and rows[1]["killed_from_civilians"] == "false"
+    assert rows[1]["sources"] == f"Wire: Shelling at Inside [B2] {world.source.url}"
+    assert rows[2]["perpetrators"] == "Army; Group" and rows[2]["killed_best"] == ""
+
+
+def test_shows_the_most_serious_violations_in_full(world, may):
+    data = report_data(world.agreement, **MAY)
+
+    assert [(v["uuid"], v["status"]) for v in data["serious"]] == [
+        (str(may["verified"].uuid), "verified"),  # 3 killed
+        (str(may["disputed"].uuid), "disputed"),  # 1 killed
+        (str(may["unverified"].uuid), "unverified"),  # none reported
+    ]
+    verified = data["serious"][0]
     assert verified["started_at"] == "2019-05-06T06:00:00Z"
     assert verified["perpetrators"] == ["Tiger Unit"]
     assert verified["clauses"] == ["2", "10"]
@@ -144,13 +165,21 @@ def test_lists_the_periods_violations_marked_by_status_oldest_first(world, may):
             "note": "",
         }
     ]
-    assert data["violations"][2]["perpetrators"] == ["Army", "Group"]
+    assert data["serious"][2]["perpetrators"] == ["Army", "Group"]
+    assert data["summary"] == {
+        "violations": 3,
+        "verified": 1,
+        "unverified": 1,
+        "disputed": 1,
+        "unattributed": 0,
+        "no_clause_cited": 1,
+    }
 
 
 def test_holds_title_agreement_period_and_the_engines_assessment(world, may):
     data = report_data(world.agreement, **MAY)
 
-    assert data["schema"] == 1
+    assert data["schema"] == 2
     assert data["title"] == "Compliance with the Zone memorandum, 1–31 May 2019"
     assert data["agreement"]["slug"] == "memo" and data["agreement"]["signed_on"] == "2018-09-17"
     assert data["period"] == {"from": "2019-05-01", "to": "2019-05-31", "label": "1–31 May 2019"}
@@ -173,8 +202,10 @@ def test_counts_actor_by_clause_as_the_engine_attributed_them(world, may):
         (row["clause"], row["actor"], row["verified"], row["unverified"], row["disputed"])
         for row in data["violations_by_actor_clause"]
     ]
-    assert sorted(table_rows) == sorted(evidence_rows)
+    assert sorted(r for r in table_rows if r[0] is not None) == sorted(evidence_rows)
     assert ("2", "tiger", 1, 0, 0) in table_rows
+    # The disputed violation cites no clause: it has its own row, not no row at all.
+    assert [r for r in table_rows if r[0] is None] == [(None, "army", 0, 0, 1)]
     assert all(
         row["total"] == row["verified"] + row["unverified"] + row["disputed"]
         for row in data["violations_by_actor_clause"]
@@ -265,9 +296,13 @@ def test_with_an_actor_only_what_it_and_its_parts_are_alleged_to_have_done(world
 
     assert data["actor"] == {"slug": "army", "name": "Army"}
     assert data["title"] == "Compliance with the Zone memorandum: Army, 1–31 May 2019"
-    assert {v["uuid"] for v in data["violations"]} == {str(v.uuid) for v in may.values()}
+    assert {v["uuid"] for v in data["serious"]} == {str(v.uuid) for v in may.values()}
+    assert {v["uuid"] for v in annex_rows(world.agreement, **MAY, actor=world.army)} == {
+        str(v.uuid) for v in may.values()
+    }
     group_only = report_data(world.agreement, **MAY, actor=world.group)
-    assert [v["uuid"] for v in group_only["violations"]] == [str(may["unverified"].uuid)]
+    assert [v["uuid"] for v in group_only["serious"]] == [str(may["unverified"].uuid)]
+    assert [v["uuid"] for v in annex_rows(world.agreement, **MAY, actor=world.group)] == [str(may["unverified"].uuid)]
 
 
 def test_with_an_actor_only_its_patrols_and_the_ground_it_gained(world, may):
@@ -311,14 +346,15 @@ def test_query_count_does_not_grow_with_violations(world):
     violations(45)
     data, many = count_queries(lambda: report_data(world.agreement, **MAY))
 
-    assert len(data["violations"]) == 50
+    assert data["summary"]["violations"] == 50
     assert len(many) == len(few), "\n".join(many)
 
 
 def test_empty_period(world):
     data = report_data(world.agreement, start=date(2020, 1, 1), end=date(2020, 1, 31))
 
-    assert data["violations"] == [] and data["weekly_by_actor"] == [] and data["violations_by_actor_clause"] == []
+    assert data["serious"] == [] and data["weekly_by_actor"] == [] and data["violations_by_actor_clause"] == []
+    assert data["summary"]["violations"] == 0 and data["annex"]["rows"] == 0
     assert data["humanitarian"]["killed"] == {"low": None, "best": None, "high": None}
     for fmt in rendering.FORMATS:
         assert rendering.render_data(data, rendering.ReportMeta(None, "0" * 64, "x", "2020-02-01T00:00:00Z"), fmt)
@@ -347,7 +383,7 @@ def test_issue_freezes_the_data_with_its_hash_who_and_when(world, may):
         "to": "2019-05-31",
         "actor": None,
         "formats": ["pdf"],
-        "schema": 1,
+        "schema": 2,
     }
 
 

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from reports.building import canonical_json
+from reports.issuing import canonical_json
 from reports.rendering import FORMATS, render_data
 from reports.rendering.charts import map_svg, weekly_chart_svg
 from reports.rendering.tables import sheet_names
@@ -158,7 +158,7 @@ def test_xlsx_has_every_table_and_one_clause_row_per_clause():
     assert clauses[2][header.index("overridden_by")] == "analyst"
     about = dict(workbook["About"].iter_rows(values_only=True))
     assert about["SHA-256"] == META.sha256 and about["Issued by"] == "Ana Analyst (analyst)"
-    violations = list(workbook["Violations"].iter_rows(values_only=True))
+    violations = list(workbook["Most serious"].iter_rows(values_only=True))
     description = violations[0].index("description")
     assert violations[2][description].startswith("'=HYPERLINK")  # formula-escaped
 

@@ -1,5 +1,6 @@
 """POST /api/v1/reports/, the list and detail, and GET …/{id}/download/?format=…"""
 
+import hashlib
 import io
 import json
 from datetime import UTC, datetime
@@ -9,7 +10,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from agreements import services
-from reports.building import content_hash
+from reports.issuing import content_hash
 from reports.models import Report
 from tests.api_helpers import assert_error, count_queries
 from tests.factories import ActorFactory, AgreementFactory, ClauseFactory, UserFactory, make_violation
@@ -55,7 +56,7 @@ def test_analyst_issues_a_report(api, memo):
     assert body["issued_by"] == "analyst"
     assert body["parameters"]["formats"] == ["pdf", "csv"]
     assert body["downloads"]["pdf"] == f"http://testserver{URL}{report.pk}/download/?format=pdf"
-    assert set(body["downloads"]) == {"pdf", "html", "csv", "xlsx", "json"}
+    assert set(body["downloads"]) == {"pdf", "html", "csv", "xlsx", "json", "annex-csv", "annex-xlsx"}
 
 
 def test_issuing_identical_content_again_answers_200_with_the_first_report(api, memo):
@@ -193,7 +194,7 @@ def test_download_is_from_the_frozen_data(api, memo):
     body = issue(api).json()
     client = api.client("analyst")
     url = f"{URL}{body['id']}/download/"
-    before = {fmt: client.get(url, {"format": fmt}).content for fmt in ("json", "csv")}
+    before = {fmt: client.get(url, {"format": fmt}).content for fmt in ("json", "csv", "annex-csv")}
 
     services.violation_update(
         violation=memo["violation"], user=memo["reporter"], description="Changed later.", killed_best=9
@@ -203,7 +204,9 @@ def test_download_is_from_the_frozen_data(api, memo):
         assert client.get(url, {"format": fmt}).content == content
     document = json.loads(before["json"])
     assert document["sha256"] == body["sha256"] == content_hash(document["data"])
-    assert document["data"]["violations"][0]["description"] == "Shelling of the market."
+    assert document["data"]["serious"][0]["description"] == "Shelling of the market."
+    assert hashlib.sha256(before["annex-csv"]).hexdigest() == document["data"]["annex"]["sha256"]
+    assert "Shelling of the market." in before["annex-csv"].decode("utf-8-sig")
     workbook = load_workbook(io.BytesIO(client.get(url, {"format": "xlsx"}).content))
     assert workbook["Clauses"].max_row == 2
 

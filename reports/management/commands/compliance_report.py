@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from agreements.models import Actor, Agreement
 from reports import rendering
-from reports.building import FORMATS, report_get_or_issue
+from reports.issuing import report_get_or_issue
+from reports.rendering import FORMATS
 
 CLI_USERNAME = "reports-cli"
 

@@ -1,47 +1,46 @@
-"""Building and issuing compliance reports: the data a report shows, gathered once and frozen.
+"""The document a compliance report is: the data it shows, gathered from the record in a fixed number of grouped
+queries and returned as plain JSON data (dates as ISO strings, decimals as floats, every list in a fixed order), so
+the same record always gives the same document, byte for byte once serialised. `reports.issuing` freezes it.
 
-`report_data` reads the record and returns the whole report as plain JSON data (dates as ISO strings, decimals as
-floats, every list in a fixed order), so the same record always gives the same document, byte for byte once
-serialised. `report_issue` freezes that document in a `Report` row with the SHA-256 of its canonical JSON; every
-rendering (PDF, HTML, CSV, XLSX, JSON) is made from the frozen copy, never from the record again, so a report
-downloaded next year says exactly what it said when issued, and the hash proves it.
+Its size is bounded whatever the number of violations: summaries, the per-clause judgements with their evidence
+counts, actor × clause, weekly series, the top places, the map (each incident up to a few hundred, counts per grid
+cell beyond), and the most serious incidents in full. Every violation is listed in the annex (`reports.annex`), a
+CSV whose SHA-256 is part of the document, so the report's hash covers it.
 
-What the document holds (schema 1):
+What the document holds (schema 2):
 
-    schema, title, agreement {slug, title, short_title, signed_on, signed_at, parties}, period {from, to},
+    schema, title, agreement {slug, title, short_title, signed_on, signed_at, parties}, period {from, to, label},
     actor (None or {slug, name}),
     assessment            the assessment engine's answer (reports.engine.assess_agreement(...).as_dict())
+    summary               {violations, verified, unverified, disputed, unattributed, no_clause_cited}
     violations_by_actor_clause   [{actor, name, clause, clause_title, verified, unverified, disputed, total}], from
-                          the assessment's per-clause evidence
+                          the assessment's per-clause evidence, and clause None: violations citing no clause
+    actor_totals          [{actor, name, verified, unverified, disputed, total}]: DISTINCT violations per actor
     weeks                 the Mondays of the weeks the period touches, ISO dates (the chart's x axis)
     weekly_by_actor       [{week, actor, name, count}] (week: the Monday, ISO date)
-    map                   {zones: [{slug, name, kind, precision, geometry}],
-                           incidents: [{uuid, lon, lat, status, category, in_zone, precision, place}]}
+    top_places            [{place, admin1, count, verified}]
+    map                   {zones: [...], located, incidents: [{uuid, lon, lat, status, ...}] (few) or
+                           cells: [{lon, lat, count, verified, unverified, disputed}] (many), cell_degrees}
     humanitarian          {killed, civilians_killed, injured, civilians_injured: {low, best, high},
-                           displaced, health_facilities_hit, education_facilities_hit, idp_sites_hit, camps_hit,
-                           violations}
-    patrols, route_statuses, control_changes, violations (with their sources and grades)
-    labels                the words for every coded value, frozen with the data
+                           displaced, …, violations, from_civilians: {killed, injured}}
+    serious               the most serious incidents in full (with their sources and grades)
+    serious_limit, annex {format, rows, sha256, columns}
+    patrols, route_statuses, control_changes, labels (the words for every coded value, frozen with the data)
 
-Which violations a report lists: as the assessment engine counts them, those of the agreement that started within
-the period (by `started_at` in UTC, both days included) and are neither retracted nor rejected; with an actor,
-those whose alleged perpetrators include the actor or one of its parts (its units, a state's forces, at any
-depth). Each is marked verified, unverified (still "reported") or disputed. With an actor, the patrols are those it
-(or a part of it) took part in and the control changes those in its (or a part's) favour, as the engine counts
-them; route statuses are the agreement's, whoever the actor.
+Which violations a report counts: as the assessment engine counts them, `Violation.objects.counted()` of the
+agreement that started within the period (by `started_at` in UTC, both days included); with an actor, those whose
+alleged perpetrators include the actor or one of its parts (its units, a state's forces, at any depth). Each is
+marked verified, unverified (still "reported") or disputed. With an actor, the patrols are those it (or a part of
+it) took part in and the control changes those in its (or a part's) favour, as the engine counts them; route
+statuses are the agreement's, whoever the actor.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Prefetch
-from django.utils import timezone
 
 from agreements.models import (
     Actor,
@@ -57,33 +56,22 @@ from agreements.models import (
 from agreements.models.agreements import AgreementPartyRole, ClauseKind
 from agreements.models.events import DatePrecision, PatrolKind, PatrolOutcome, RouteStatusStatus
 from agreements.models.geography import ZoneKind, ZonePrecision
-from agreements.models.violations import ViolationCategory, ViolationLocationPrecision, ViolationTimePrecision
+from agreements.models.violations import (
+    ViolationCategory,
+    ViolationLocationPrecision,
+    ViolationTimePrecision,
+    casualty_total,
+    casualty_total_is_civilian_bound,
+)
+from reports import summaries
+from reports.annex import Annex, annex_write
 from reports.engine import assess_agreement
-from reports.engine.evidence import actor_family
+from reports.engine.evidence import STATUS_WORD_LABELS, STATUS_WORDS, actor_family
 from reports.engine.periods import day_bounds
-from reports.models import ComplianceStatus, ImplementationScore, Report
+from reports.engine.rules import DEADLINE_LABELS
+from reports.models import ComplianceStatus, ImplementationScore
 
-SCHEMA_VERSION = 1
-
-FORMATS = ("pdf", "html", "csv", "xlsx", "json")
-
-# How a report names the review status of the violations it lists ("reported" means nobody has verified it yet).
-REPORT_STATUS = {
-    Violation.Status.VERIFIED: "verified",
-    Violation.Status.REPORTED: "unverified",
-    Violation.Status.DISPUTED: "disputed",
-}
-REPORT_STATUSES = ("verified", "unverified", "disputed")
-
-DEADLINE_STATES = {
-    "not_due": "Not yet due",
-    "met": "Met",
-    "overdue": "Overdue",
-    "no_deadline": "No deadline",
-}
-
-HUMANITARIAN_ESTIMATED = ("killed", "civilians_killed", "injured", "civilians_injured")
-HUMANITARIAN_COUNTS = ("displaced", "health_facilities_hit", "education_facilities_hit", "idp_sites_hit", "camps_hit")
+SCHEMA_VERSION = 2  # 2: bounded summaries and the annex instead of every violation in the document
 
 MONTHS = (
     "January",
@@ -135,10 +123,10 @@ def frozen_labels() -> dict:
     return {
         "compliance_status": dict(ComplianceStatus.choices),
         "score": {str(value): label for value, label in ImplementationScore.choices},
-        "deadline_state": dict(DEADLINE_STATES),
+        "deadline_state": dict(DEADLINE_LABELS),
         "clause_kind": dict(ClauseKind.choices),
         "category": dict(ViolationCategory.choices),
-        "violation_status": {"verified": "Verified", "unverified": "Unverified", "disputed": "Disputed"},
+        "violation_status": dict(STATUS_WORD_LABELS),
         "time_precision": dict(ViolationTimePrecision.choices),
         "location_precision": dict(ViolationLocationPrecision.choices),
         "date_precision": dict(DatePrecision.choices),
@@ -157,24 +145,23 @@ def frozen_labels() -> dict:
 def report_violations(
     agreement: Agreement, *, start: date, end: date, actor: Actor | None = None, family: set[int] | None = None
 ):
-    """The violations a report counts (see the module's docstring), with what the report reads off them joined.
+    """The violations a report counts (see the module's docstring).
 
     `family`: the ids of the actor and its parts, when the caller has them already.
     """
     first, after = day_bounds(start, end)
-    queryset = Violation.objects.filter(
-        agreement=agreement,
-        retracted_at__isnull=True,
-        status__in=list(REPORT_STATUS),
-        started_at__gte=first,
-        started_at__lt=after,
-    )
+    queryset = Violation.objects.counted().filter(agreement=agreement, started_at__gte=first, started_at__lt=after)
     if actor is not None:
         # A subquery, not a join: a violation by two of the actor's parts is listed once.
         perpetrated = Violation.perpetrators.through.objects.filter(
             violation_id=OuterRef("pk"), actor_id__in=family if family is not None else actor_family(actor)
         )
         queryset = queryset.filter(Exists(perpetrated))
+    return queryset
+
+
+def _in_full(queryset):
+    """What a violation shown in full reads, joined: a fixed number of queries for any number of rows."""
     return queryset.select_related(
         "place",  # place name, governorate, and the coordinates of violations that have none of their own
     ).prefetch_related(
@@ -245,11 +232,14 @@ def _violation_row(violation: Violation) -> dict:
         "location_precision": violation.location_precision,
         "perpetrators": [actor.name for actor in _by_name(violation.perpetrators.all())],
         "clauses": [clause.number for clause in clauses],
-        "status": REPORT_STATUS[violation.status],
+        "status": STATUS_WORDS[violation.status],
         "in_zone": violation.in_zone,
-        "killed_best": violation.killed_best,
+        # The casualty rule: a total not reported reads its civilian figure (flagged, and said in the notes).
+        "killed_best": casualty_total(violation, "killed", "best"),
+        "killed_from_civilians": casualty_total_is_civilian_bound(violation, "killed", "best"),
         "civilians_killed_best": violation.civilians_killed_best,
-        "injured_best": violation.injured_best,
+        "injured_best": casualty_total(violation, "injured", "best"),
+        "injured_from_civilians": casualty_total_is_civilian_bound(violation, "injured", "best"),
         "description": violation.description,
         "sources": [
             {
@@ -266,13 +256,14 @@ def _violation_row(violation: Violation) -> dict:
     }
 
 
-def _by_actor_clause(assessment: dict) -> list[dict]:
+def _by_actor_clause(assessment: dict, no_clause: list[dict]) -> list[dict]:
     """Violations per (alleged perpetrator, clause) and status, as the engine attributed them to each clause (so the
-    table agrees with the clauses' evidence: a demilitarised-zone clause also counts incidents inside its zone)."""
+    table agrees with the clauses' evidence: a demilitarised-zone clause also counts incidents inside its zone),
+    and per perpetrator those that cite no clause (clause None)."""
     rows = []
     for clause in assessment["clauses"]:
         for line in clause["evidence"]["violations"]["by_actor"]:
-            counts = {status: line.get(status, 0) for status in REPORT_STATUSES}
+            counts = {word: line.get(word, 0) for word in STATUS_WORDS.values()}
             rows.append(
                 {
                     "actor": line["actor"],
@@ -283,30 +274,15 @@ def _by_actor_clause(assessment: dict) -> list[dict]:
                     "total": sum(counts.values()),
                 }
             )
+    for line in no_clause:
+        rows.append({**line, "clause": None, "clause_title": "No clause cited"})
     order = {clause["number"]: index for index, clause in enumerate(assessment["clauses"])}
+    order[None] = len(order)
     return sorted(rows, key=lambda row: (row["name"].casefold(), row["name"], row["actor"], order[row["clause"]]))
 
 
 def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
-
-
-def _weekly_by_actor(violations: list[Violation]) -> list[dict]:
-    """Violations per week (Monday to Sunday, UTC) they started in, and alleged perpetrator; a violation with two
-    perpetrators counts once for each."""
-    counts: Counter = Counter()
-    names: dict[str | None, str] = {}
-    for violation in violations:
-        week = _monday(violation.started_at.astimezone(UTC).date())
-        for actor in violation.perpetrators.all() or [None]:
-            slug = actor.slug if actor else None
-            names[slug] = actor.name if actor else "Unattributed"
-            counts[(week, slug)] += 1
-    keys = sorted(counts, key=lambda k: (k[0], k[1] is None, names[k[1]].casefold(), k[1] or ""))
-    return [
-        {"week": week.isoformat(), "actor": slug, "name": names[slug], "count": counts[(week, slug)]}
-        for week, slug in keys
-    ]
 
 
 def weeks_of(start: date, end: date) -> list[str]:
@@ -316,55 +292,6 @@ def weeks_of(start: date, end: date) -> list[str]:
         weeks.append(week.isoformat())
         week += timedelta(days=7)
     return weeks
-
-
-def _map_block(agreement: Agreement, rows: list[dict]) -> dict:
-    zones = Zone.objects.filter(agreement=agreement).order_by("slug")
-    return {
-        "zones": [
-            {
-                "slug": zone.slug,
-                "name": zone.name,
-                "kind": zone.kind,
-                "precision": zone.precision,
-                "geometry": zone.geometry,
-            }
-            for zone in zones
-        ],
-        "incidents": [
-            {
-                "uuid": row["uuid"],
-                "lon": row["lon"],
-                "lat": row["lat"],
-                "status": row["status"],
-                "category": row["category"],
-                "in_zone": row["in_zone"],
-                "precision": row["location_precision"],
-                "place": row["place"],
-            }
-            for row in rows
-            if row["lon"] is not None
-        ],
-    }
-
-
-def _sum(values: list[int | None]) -> int | None:
-    given = [value for value in values if value is not None]
-    return sum(given) if given else None
-
-
-def _humanitarian(violations: list[Violation]) -> dict:
-    """Sums over the listed violations; None where none of them reports a figure (not the same as zero)."""
-    block = {
-        kind: {
-            estimate: _sum([getattr(v, f"{kind}_{estimate}") for v in violations])
-            for estimate in ("low", "best", "high")
-        }
-        for kind in HUMANITARIAN_ESTIMATED
-    }
-    block.update({name: _sum([getattr(v, name) for v in violations]) for name in HUMANITARIAN_COUNTS})
-    block["violations"] = len(violations)
-    return block
 
 
 def _patrols(agreement: Agreement, start: date, end: date, family: set[int] | None) -> list[dict]:
@@ -447,118 +374,64 @@ def _control_changes(agreement: Agreement, start: date, end: date, family: set[i
 # --- the document -------------------------------------------------------------------------------------------------
 
 
-def report_data(agreement: Agreement, *, start: date, end: date, actor: Actor | None = None) -> dict:
-    """Everything a report shows, as deterministic JSON data (see the module's docstring).
+def _map_block(agreement: Agreement, violations) -> dict:
+    zones = Zone.objects.filter(agreement=agreement).order_by("slug")
+    return {
+        "zones": [
+            {"slug": z.slug, "name": z.name, "kind": z.kind, "precision": z.precision, "geometry": z.geometry}
+            for z in zones
+        ],
+        **summaries.map_incidents(violations),
+    }
 
-    The number of queries does not depend on the number of violations.
+
+def _summaries(agreement: Agreement, violations, assessment: dict, family: set[int] | None) -> dict:
+    """The pieces drawn from the violations: each a grouped query, bounded by actors, clauses, weeks, places."""
+    serious = list(_in_full(summaries.most_serious(violations)))
+    return {
+        "summary": summaries.summary(violations),
+        "violations_by_actor_clause": _by_actor_clause(assessment, summaries.no_clause_cited(violations, family)),
+        "actor_totals": summaries.actor_totals(violations, family),
+        "weekly_by_actor": summaries.weekly_by_actor(violations),
+        "top_places": summaries.top_places(violations),
+        "map": _map_block(agreement, violations),
+        "humanitarian": summaries.humanitarian(violations),
+        "serious": [_violation_row(violation) for violation in serious],
+        "serious_limit": summaries.SERIOUS,
+    }
+
+
+def report_build(agreement: Agreement, *, start: date, end: date, actor: Actor | None = None) -> tuple[dict, Annex]:
+    """Everything a report shows, as deterministic JSON data (see the module's docstring), and its annex.
+
+    The number of queries does not depend on the number of violations (but for the annex: a few per chunk).
     """
     if end < start:
         raise ValueError("The period ends before it starts.")
     family = actor_family(actor) if actor is not None else None
-    violations = list(
-        report_violations(agreement, start=start, end=end, actor=actor, family=family).order_by("started_at", "uuid")
-    )
-    rows = [_violation_row(violation) for violation in violations]
+    violations = report_violations(agreement, start=start, end=end, actor=actor, family=family)
     assessment = assess_agreement(agreement, start=start, end=end, actor=actor).as_dict()
-    return {
+    annex = annex_write(violations)
+    data = {
         "schema": SCHEMA_VERSION,
         "title": report_title(agreement, start, end, actor),
         "agreement": _agreement_block(agreement),
         "period": {"from": start.isoformat(), "to": end.isoformat(), "label": period_label(start, end)},
         "actor": {"slug": actor.slug, "name": actor.name} if actor is not None else None,
         "assessment": assessment,
-        "violations_by_actor_clause": _by_actor_clause(assessment),
         "weeks": weeks_of(start, end),
-        "weekly_by_actor": _weekly_by_actor(violations),
-        "map": _map_block(agreement, rows),
-        "humanitarian": _humanitarian(violations),
+        **_summaries(agreement, violations, assessment, family),
         "patrols": _patrols(agreement, start, end, family),
         "route_statuses": _route_statuses(agreement, start, end),
         "control_changes": _control_changes(agreement, start, end, family),
-        "violations": rows,
+        "annex": annex.summary(),
         "labels": frozen_labels(),
     }
+    return data, annex
 
 
-def canonical_json(data: dict) -> str:
-    """The one serialisation the hash is taken over: sorted keys, no spaces, UTF-8 text as is."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def content_hash(data: dict) -> str:
-    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
-
-
-def report_issue(
-    *,
-    agreement: Agreement,
-    start: date,
-    end: date,
-    actor: Actor | None = None,
-    user,
-    formats: list[str] | tuple[str, ...] | None = None,
-) -> Report:
-    """Build the report once, freeze its data with the SHA-256 of that data, and store who issued it and when.
-
-    The hash identifies the content: issuing again while nothing in the record changed gives the same data, so
-    the report already issued is returned (with its own issuer and time) instead of a second copy; see
-    `report_get_or_issue` to tell the two apart. `formats` is what the issuer asked for, kept in the parameters;
-    every format can be downloaded whatever it says.
-    """
-    return report_get_or_issue(agreement=agreement, start=start, end=end, actor=actor, user=user, formats=formats)[0]
-
-
-def report_get_or_issue(
-    *,
-    agreement: Agreement,
-    start: date,
-    end: date,
-    actor: Actor | None = None,
-    user,
-    formats: list[str] | tuple[str, ...] | None = None,
-) -> tuple[Report, bool]:
-    """`report_issue`, also saying whether the report is new (True) or an identical one issued before (False)."""
-    formats = list(dict.fromkeys(formats or FORMATS))
-    unknown = [name for name in formats if name not in FORMATS]
-    if unknown:
-        raise ValueError(f"Unknown format {', '.join(unknown)}; choose from {', '.join(FORMATS)}.")
-    data = report_data(agreement, start=start, end=end, actor=actor)
-    digest = content_hash(data)
-    existing = Report.objects.filter(sha256=digest).first()
-    if existing is not None:
-        return existing, False
-    report = Report(
-        agreement=agreement,
-        actor=actor,
-        period_start=start,
-        period_end=end,
-        title=data["title"][: Report._meta.get_field("title").max_length],
-        parameters={
-            "agreement": agreement.slug,
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "actor": actor.slug if actor is not None else None,
-            "formats": formats,
-            "schema": SCHEMA_VERSION,
-        },
-        frozen_data=data,
-        sha256=digest,
-        issued_by=user,
-        issued_at=timezone.now(),
-    )
-    report.full_clean()
-    try:
-        with transaction.atomic():
-            report.save()
-    except IntegrityError:
-        # The same content was issued by someone else between the lookup and the save.
-        existing = Report.objects.filter(sha256=digest).first()
-        if existing is None:
-            raise
-        return existing, False
-    return report, True
-
-
-def frozen_hash_matches(report: Report) -> bool:
-    """Whether the stored data still hashes to the stored SHA-256 (it always should: nothing edits a report)."""
-    return content_hash(report.frozen_data) == report.sha256
+def report_data(agreement: Agreement, *, start: date, end: date, actor: Actor | None = None) -> dict:
+    """The document alone (its annex built to be hashed, then let go)."""
+    data, annex = report_build(agreement, start=start, end=end, actor=actor)
+    annex.file.close()
+    return data

@@ -166,6 +166,12 @@ class BBoxFilter(filters.CharFilter):
         )
 
 
+# How the violation list may be ordered (?ordering=), and its order by default: the API and the export jobs read
+# them here, so that an async export lists the rows in the order the list would.
+VIOLATION_ORDERING_FIELDS = ["started_at", "updated_at", "created_at", "killed_best", "id"]
+VIOLATION_ORDERING = ["-started_at", "-id"]
+
+
 class ViolationFilter(filters.FilterSet):
     agreement = filters.CharFilter(field_name="agreement__slug", help_text="Agreement slug.")
     clause = IdFilter(method="filter_clause", help_text="Clause id.")

@@ -1,8 +1,9 @@
-"""The To-do page and its selectors: violations waiting for review (oldest first), clauses past their deadline without
-evidence of fulfilment, likely duplicates with a merge form for reviewers."""
+"""The To-do page: violations waiting for review (oldest first), clauses past their deadline without evidence of
+fulfilment (the engine's rule: the To-do list and the compliance endpoint agree on every clause), likely duplicates
+with a merge form for reviewers."""
 
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
@@ -12,12 +13,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agreements.models import Agreement, Clause, RouteStatus, Violation
-from agreements.selectors import NEEDS_ASSESSMENT, OVERDUE, overdue_clauses, violations_awaiting_review
-from tests.factories import AgreementFactory, ClauseFactory, PlaceFactory, UserFactory, make_violation
+from agreements.selectors import violations_awaiting_review
+from reports.deadlines import OVERDUE, overdue_clauses
+from tests.factories import AgreementFactory, PlaceFactory, UserFactory, make_violation
+from tests.reports.compliance_helpers import INSIDE, OUTSIDE, World
 
 TODO = "admin:agreements_todo"
 MERGE = "admin:agreements_todo_merge"
 AFTER_THE_DEMO = date(2019, 6, 1)
+SQUARE = {"type": "Polygon", "coordinates": [[[36, 35], [37, 35], [37, 36], [36, 36], [36, 35]]]}
 
 
 @pytest.fixture(scope="module")
@@ -63,71 +67,87 @@ def verify(violation: Violation, user) -> None:
     Violation.objects.filter(pk=violation.pk).update(status="verified", verified_by=user, verified_at=timezone.now())
 
 
-# --- clauses past their deadline -------------------------------------------------------------------------------------
+# --- clauses past their deadline: the engine's rule, the endpoint's answer ------------------------------------------
+
+
+def endpoint_states(client, slug: str, today: date) -> dict[str, str]:
+    body = client.get(f"/api/v1/agreements/{slug}/compliance", {"from": today.isoformat(), "to": today.isoformat()})
+    assert body.status_code == 200, body.content
+    return {c["number"]: c["deadline_state"] for c in body.json()["clauses"]}
+
+
+def assert_todo_agrees(api, agreement, today: date) -> dict[str, str]:
+    """The To-do list holds exactly the clauses the compliance endpoint calls overdue on `today`; returns the
+    endpoint's deadline state per clause."""
+    answer = endpoint_states(api.client("analyst"), agreement.slug, today)
+    listed = states(agreement=agreement, today=today)
+    assert listed == {number: OVERDUE for number, state in answer.items() if state == OVERDUE}
+    return answer
+
+
+@pytest.mark.parametrize("today", [date(2018, 10, 1), date(2018, 12, 1), AFTER_THE_DEMO, date(2020, 1, 1)])
+def test_the_todo_list_and_the_compliance_endpoint_agree_on_every_demo_clause(demo, api, today):
+    answer = assert_todo_agrees(api, demo, today)
+    assert set(answer) == set(Clause.objects.filter(agreement=demo).values_list("number", flat=True))
 
 
 def test_the_demo_route_clause_is_overdue_its_routes_were_seen_closed(demo):
     items = {item.clause.number: item for item in overdue_clauses(today=AFTER_THE_DEMO)}
 
     route = items["8"]
-    assert route.state == OVERDUE
-    assert route.reason == "No 'open' status for M4, M5 (whole route) on or before 2019-06-01."
+    assert route.state == OVERDUE and route.state_label == "Overdue"
+    assert route.reason == "Deadline 2018-12-31 overdue: not all open on or before it."
     assert route.evidence == ["M4 closed on 2018-12-31", "M5 closed on 2018-12-31"]
     assert route.days_overdue == (AFTER_THE_DEMO - date(2018, 12, 31)).days
 
 
-def test_the_demo_withdrawal_clauses(demo):
-    found = states(today=AFTER_THE_DEMO)
-    # Clause 5 (groups out by 15 Oct 2018): the HTS expansion of January 2019 is reported, not verified.
-    assert found["5"] == NEEDS_ASSESSMENT
-    # Clause 6 (heavy weapons out by 10 Oct 2018): no report of heavy weapons in the zone at all.
-    assert "6" not in found
-    # Clauses without a deadline are never overdue.
-    assert set(found) == {"5", "8"}
-
-
-def test_a_verified_violation_after_the_deadline_makes_a_withdrawal_clause_overdue(demo, reviewer):
-    hts = Violation.objects.get(agreement=demo, category="armed_group_in_zone")
-    verify(hts, reviewer)
-    assert states(today=AFTER_THE_DEMO)["5"] == OVERDUE
-
-
-def test_a_violation_before_the_deadline_is_no_evidence_against_it(demo):
-    Violation.objects.filter(agreement=demo, category="armed_group_in_zone").update(
-        started_at=datetime(2018, 10, 15, 12, tzinfo=UTC)
-    )
-    assert "5" not in states(today=AFTER_THE_DEMO)
-
-
-def test_a_route_clause_is_fulfilled_once_every_route_was_seen_open(demo):
+def test_a_route_clause_is_fulfilled_once_every_route_was_seen_open(demo, api):
     RouteStatus.objects.create(agreement=demo, route="M4", observed_on=date(2019, 3, 1), status="open")
-    item = {i.clause.number: i for i in overdue_clauses(today=AFTER_THE_DEMO)}["8"]
-    assert item.reason.startswith("No 'open' status for M5 ")
-
+    assert "8" in states(today=AFTER_THE_DEMO), "M5 is still closed"
     RouteStatus.objects.create(agreement=demo, route="M5", observed_on=date(2019, 3, 2), status="open")
-    assert "8" not in states(today=AFTER_THE_DEMO)
-    assert "8" in states(today=date(2019, 3, 1)), "an opening observed after 'today' is no evidence yet"
+    assert "8" in states(today=AFTER_THE_DEMO), "open late: the deadline was still missed"
+    assert_todo_agrees(api, demo, AFTER_THE_DEMO)
 
 
-def test_a_partly_open_route_or_an_open_segment_is_not_enough(demo):
-    RouteStatus.objects.create(agreement=demo, route="M4", observed_on=date(2019, 3, 1), status="partly_open")
-    RouteStatus.objects.create(
-        agreement=demo, route="M5", segment="Saraqib–Hama", observed_on=date(2019, 3, 1), status="open"
-    )
-    assert states(today=AFTER_THE_DEMO)["8"] == OVERDUE
+# Constructed cases: a weapons-withdrawal clause due 10 October 2018 with its zone; what each incident does to it.
+DEADLINE = date(2018, 10, 10)
 
 
-def test_other_clauses_past_their_deadline_need_assessment(db):
-    agreement = AgreementFactory()
-    ClauseFactory(agreement=agreement, number="1", deadline=date(2019, 1, 1))
-    ClauseFactory(agreement=agreement, number="2", deadline=date(2030, 1, 1))
-    ClauseFactory(agreement=agreement, number="3", deadline=None)
-    draft = AgreementFactory(status=Agreement.Status.DRAFT)
-    ClauseFactory(agreement=draft, number="1", deadline=date(2019, 1, 1))
+@pytest.fixture
+def withdrawal(db):
+    world = World()
+    world.clause_under_test = world.clause(Clause.Kind.WEAPONS_WITHDRAWAL, deadline=DEADLINE)
+    world.zone(clause=world.clause_under_test, geometry=SQUARE)
+    return world
 
-    assert states(agreement=agreement, today=AFTER_THE_DEMO) == {"1": NEEDS_ASSESSMENT}
-    assert states(agreement=draft, today=AFTER_THE_DEMO) == {}, "a draft binds nobody yet"
-    assert states(agreement=agreement, today=date(2019, 1, 1)) == {}, "the deadline day itself is not late"
+
+HEAVY = Violation.Category.HEAVY_WEAPONS_IN_ZONE
+CASES = [
+    # (where, day, status, overdue on AFTER_THE_DEMO)
+    pytest.param(INSIDE, date(2019, 1, 5), "verified", True, id="in-zone-after-deadline-verified"),
+    pytest.param(INSIDE, date(2019, 1, 5), "reported", True, id="in-zone-after-deadline-unverified"),
+    pytest.param(INSIDE, date(2019, 1, 5), "disputed", False, id="in-zone-after-deadline-disputed"),
+    pytest.param(INSIDE, date(2019, 1, 5), "rejected", False, id="in-zone-after-deadline-rejected"),
+    pytest.param(INSIDE, DEADLINE, "verified", False, id="in-zone-on-the-deadline-day"),
+    pytest.param(OUTSIDE, date(2019, 1, 5), "verified", False, id="out-of-zone-after-deadline-verified"),
+]
+
+
+@pytest.mark.parametrize(("where", "day", "status", "overdue"), CASES)
+def test_the_todo_list_and_the_endpoint_agree_on_constructed_cases(withdrawal, api, where, day, status, overdue):
+    withdrawal.violation(on=day, status=status, where=where, category=HEAVY)
+    answer = assert_todo_agrees(api, withdrawal.agreement, AFTER_THE_DEMO)
+    number = withdrawal.clause_under_test.number
+    assert (answer[number] == OVERDUE) is overdue
+    assert (number in states(agreement=withdrawal.agreement, today=AFTER_THE_DEMO)) is overdue
+
+
+def test_the_deadline_day_itself_is_not_late_and_drafts_bind_nobody(withdrawal, api):
+    withdrawal.violation(on=date(2019, 1, 5), status="verified", where=INSIDE, category=HEAVY)
+    assert states(agreement=withdrawal.agreement, today=DEADLINE) == {}
+    assert_todo_agrees(api, withdrawal.agreement, DEADLINE)
+    Agreement.objects.filter(pk=withdrawal.agreement.pk).update(status=Agreement.Status.DRAFT)
+    assert states(agreement=withdrawal.agreement, today=AFTER_THE_DEMO) == {}, "a draft binds nobody yet"
 
 
 # --- waiting for review -----------------------------------------------------------------------------------------------
@@ -177,7 +197,7 @@ def test_the_todo_page_lists_the_queue_oldest_first_and_the_overdue_demo_clauses
         assert reverse("admin:agreements_violation_change", args=[violation.pk]) in queue_html
     overdue_html = html[html.index('id="overdue-table"') : html.index('id="possible-duplicates"')]
     assert "8. M4 and M5 transit restored by the end of 2018" in overdue_html
-    assert "No &#x27;open&#x27; status for M4, M5" in overdue_html
+    assert "Deadline 2018-12-31 overdue: not all open on or before it." in overdue_html
     assert "M4 closed on 2018-12-31" in overdue_html
 
 

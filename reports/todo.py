@@ -1,6 +1,9 @@
 """The admin's To-do page: violations waiting for review (longest-waiting first), clauses past their deadline without
-evidence of fulfilment (see `agreements.selectors` for what counts as evidence), and likely duplicates, which a
-reviewer can merge from here (`agreements.services.violation_merge`).
+evidence of fulfilment (`reports.deadlines`: the compliance engine's deadline rule, the one the compliance endpoint
+and the reports use), and likely duplicates, which a reviewer can merge from here
+(`agreements.services.violation_merge`).
+
+It lives in `reports` because the overdue list is the engine's: `reports` reads `agreements`, never the reverse.
 
 URLs: `admin:agreements_todo` (/admin/agreements/todo/, needs "view violation") and `admin:agreements_todo_merge`
 (POST only, needs "review violation"). Listed under the app on the admin index (see `agreements.admin.pages`).
@@ -21,8 +24,9 @@ from django.utils.html import format_html
 from agreements.admin.pages import add_page
 from agreements.duplicates import duplicate_pairs
 from agreements.models import Violation
-from agreements.selectors import overdue_clauses, violations_awaiting_review
+from agreements.selectors import violations_awaiting_review
 from agreements.services import permissions, violation_merge
+from reports.deadlines import overdue_clauses
 
 VIEW_PERMISSION = permissions.VIEW_VIOLATION
 REVIEW_PERMISSION = permissions.REVIEW_VIOLATION
@@ -44,7 +48,7 @@ def todo_view(request):
         "pairs": duplicate_pairs(limit=LIST_LIMIT),
         "can_merge": request.user.has_perm(REVIEW_PERMISSION),
     }
-    return TemplateResponse(request, "admin/agreements/todo.html", context)
+    return TemplateResponse(request, "admin/reports/todo.html", context)
 
 
 def _violation(value: str) -> Violation:
