@@ -124,4 +124,4 @@ def source_save(*, source: Source, user, upload: File | None = None) -> Source:
     if upload is not None:
         source.sha256 = check_upload(upload)
         source.archived_file = upload  # written to storage by the model save, after validation passed
-    return services.record_save(instance=source, user=user)
+    return services.model_save(instance=source, user=user)

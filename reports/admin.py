@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from agreements.admin.base import RecordAdmin
+from agreements.admin.base import BaseAdmin
 from agreements.models import Actor, Agreement
 from reports import rendering, todo  # noqa: F401  (todo registers the To-do page)
 from reports.assessments import assessment_check, assessment_record
@@ -41,7 +41,7 @@ class AssessmentForm(forms.ModelForm):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(RecordAdmin):
+class AssessmentAdmin(BaseAdmin):
     """A person's assessment beside the computed one; every save goes through `assessment_record`."""
 
     form = AssessmentForm

@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from agreements.models import Actor, Clause
-from agreements.services import record_retire
+from agreements.services import model_retire
 from reports.engine import assess_clause
 from reports.models import Assessment, ComplianceStatus
 
@@ -99,4 +99,4 @@ def assessment_record(
 def assessment_withdraw(*, assessment: Assessment, user, reason: str) -> Assessment:
     """Withdraw a person's assessment (the computed one shows again): retired with who, when and why, never deleted.
     Those who may change assessments may withdraw them."""
-    return record_retire(instance=assessment, user=user, reason=reason)
+    return model_retire(instance=assessment, user=user, reason=reason)

@@ -108,6 +108,6 @@ def make_violation(*, user=None, agreement=None, clauses=(), perpetrators=(), so
     fields.setdefault("started_at", datetime(2019, 5, 6, 4, 0, tzinfo=UTC))
     if "place" not in fields and "latitude" not in fields:
         fields["place"] = PlaceFactory()
-    return services.violation_record(
+    return services.violation_create(
         user=user, agreement=agreement, clauses=clauses, perpetrators=perpetrators, sources=sources, **fields
     )

@@ -288,7 +288,7 @@ def test_ids_in_bodies_are_positive_bigints(schema):
 @pytest.mark.parametrize("fmt", ["xlsx", "geojson", "csv"])
 def test_an_export_of_a_violation_linked_to_a_retired_clause_is_not_a_500(api, violation, fmt):
     clause = violation.clauses.get()
-    services.record_retire(instance=clause, user=api.user("admin"), reason="Merged into another clause.")
+    services.model_retire(instance=clause, user=api.user("admin"), reason="Merged into another clause.")
 
     response = api.client("analyst").get(VIOLATIONS, {"format": fmt})
     # GeoJSON is streamed: its status is sent before the rows are read, so the failure is in the body.

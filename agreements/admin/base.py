@@ -70,16 +70,16 @@ def retired_filter(field: str = "retired_at", *, title: str = "retired", yes: st
 
 @admin.action(description="Retire selected (with a reason)…", permissions=["change"])
 def retire_selected(modeladmin, request, queryset):
-    return modeladmin.run_record_action(
+    return modeladmin.run_row_action(
         request,
         queryset,
-        step=lambda record, reason: services.record_retire(instance=record, user=request.user, reason=reason),
+        step=lambda record, reason: services.model_retire(instance=record, user=request.user, reason=reason),
         form_class=RetirementForm,
         verb="retire",
     )
 
 
-class RecordAdmin(SimpleHistoryAdmin):
+class BaseAdmin(SimpleHistoryAdmin):
     """Saves through a service and shows the change history of every record; deletes nothing that is evidence.
 
     Subclasses name their service in `save_service`; the default validates, saves and attributes the change.
@@ -97,7 +97,7 @@ class RecordAdmin(SimpleHistoryAdmin):
         return issubclass(self.model, Retirable)
 
     def save_service(self, request, obj, form, change):
-        services.record_save(instance=obj, user=request.user)
+        services.model_save(instance=obj, user=request.user)
 
     def save_model(self, request, obj, form, change):
         self.save_service(request, obj, form, change)
@@ -127,7 +127,7 @@ class RecordAdmin(SimpleHistoryAdmin):
                 actions["retire_selected"] = self.get_action(retire_selected)
         return actions
 
-    def run_record_action(self, request, queryset, *, step, form_class, verb):
+    def run_row_action(self, request, queryset, *, step, form_class, verb):
         """An intermediate page (a reason or a note), then `step(record, **form data)` for each selected record;
         refusals are reported per record and change nothing."""
         form = form_class(request.POST if "apply" in request.POST else None)
@@ -160,7 +160,7 @@ class RecordAdmin(SimpleHistoryAdmin):
             "opts": self.model._meta,
             "media": self.media + form.media,
         }
-        return TemplateResponse(request, "admin/agreements/record_action.html", context)
+        return TemplateResponse(request, "admin/agreements/row_action.html", context)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         # Forms catch bad input before saving; this catches what only the locked save can see (a concurrent edit

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from agreements import evidence, services
-from agreements.admin.base import RecordAdmin, retired_filter
+from agreements.admin.base import BaseAdmin, retired_filter
 from agreements.admin.forms import CitationForm, RetractionForm, ReviewNoteForm, SourceForm, ViolationForm
 from agreements.duplicates import likely_duplicates
 from agreements.models import (
@@ -56,7 +56,7 @@ def _review_action(transition, *, description: str, verb: str):
     through `transition` (a workflow function); refusals are reported per violation and change nothing."""
 
     def action(modeladmin, request, queryset):
-        return modeladmin.run_record_action(
+        return modeladmin.run_row_action(
             request,
             queryset,
             step=lambda violation, **data: transition(violation=violation, user=request.user, **data),
@@ -70,7 +70,7 @@ def _review_action(transition, *, description: str, verb: str):
 
 @admin.action(description="Retract selected violations (with a reason)…", permissions=["retract"])
 def retract_selected(modeladmin, request, queryset):
-    return modeladmin.run_record_action(
+    return modeladmin.run_row_action(
         request,
         queryset,
         step=lambda violation, reason: services.violation_retract(
@@ -82,7 +82,7 @@ def retract_selected(modeladmin, request, queryset):
 
 
 @admin.register(Violation)
-class ViolationAdmin(RecordAdmin):
+class ViolationAdmin(BaseAdmin):
     form = ViolationForm
     inlines = [CitationInline]
     list_display = ["started_at", "place_name", "perpetrator_names", "clause_numbers", "category", "status", "in_zone"]
@@ -292,7 +292,7 @@ class ViolationAdmin(RecordAdmin):
 
 
 @admin.register(Source)
-class SourceAdmin(RecordAdmin):
+class SourceAdmin(BaseAdmin):
     """Sources are typed once and picked by autocomplete wherever they are cited (see CitationInline)."""
 
     form = SourceForm
@@ -342,7 +342,7 @@ class SourceAdmin(RecordAdmin):
 
 
 @admin.register(Patrol)
-class PatrolAdmin(RecordAdmin):
+class PatrolAdmin(BaseAdmin):
     list_display = ["patrolled_on", "kind", "outcome", "route", "agreement"]
     list_filter = ["agreement", "kind", "outcome"]
     list_select_related = ["agreement"]
@@ -352,7 +352,7 @@ class PatrolAdmin(RecordAdmin):
 
 
 @admin.register(RouteStatus)
-class RouteStatusAdmin(RecordAdmin):
+class RouteStatusAdmin(BaseAdmin):
     list_display = ["observed_on", "route", "segment", "status", "agreement"]
     list_filter = ["agreement", "route", "status"]
     list_select_related = ["agreement"]
@@ -362,7 +362,7 @@ class RouteStatusAdmin(RecordAdmin):
 
 
 @admin.register(ControlChange)
-class ControlChangeAdmin(RecordAdmin):
+class ControlChangeAdmin(BaseAdmin):
     list_display = ["occurred_on", "where", "locations", "from_actor", "to_actor", "agreement"]
     list_filter = ["agreement", ("to_actor", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["agreement", "place", "from_actor", "to_actor"]

@@ -27,7 +27,7 @@ class PreconditionRequired(APIException):
     default_detail = "Send If-Match with the ETag you read, so a concurrent edit is never silently overwritten."
 
 
-class RecordViewSet(IdempotentMixin, ConditionalGetMixin, viewsets.ModelViewSet):
+class BaseViewSet(IdempotentMixin, ConditionalGetMixin, viewsets.ModelViewSet):
     filter_backends = [filters.filters.DjangoFilterBackend, drf_filters.OrderingFilter]
     # Ids are bigints: anything else in their place is no route (a JSON 404), never a lookup that fails as a 500.
     lookup_value_regex = "[0-9]{1,19}"
@@ -104,7 +104,7 @@ class VersionedMixin:
         return super().partial_update(request, *args, **kwargs)
 
 
-class RetirableViewSet(RecordViewSet):
+class RetirableViewSet(BaseViewSet):
     """Evidence and reference that are retired, never deleted: no DELETE, a POST …/retire with a reason instead."""
 
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
@@ -141,5 +141,5 @@ class RetirableViewSet(RecordViewSet):
         instance = self.get_object()
         body = serializers.RetirementSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.record_retire(instance=instance, user=request.user, reason=body.validated_data["reason"])
+        services.model_retire(instance=instance, user=request.user, reason=body.validated_data["reason"])
         return Response(self.get_serializer(self.get_queryset().get(pk=instance.pk)).data)

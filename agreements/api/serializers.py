@@ -41,8 +41,8 @@ def source_field(**kwargs):
     return BriefRelatedField(model=Source, brief=["id", "title"], slug_field=None, **kwargs)
 
 
-class RecordSerializer(StrictFieldsMixin, serializers.ModelSerializer):
-    """Creates and updates through `services.record_save`; subclasses name a more specific service if one exists.
+class ServiceSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """Creates and updates through `services.model_save`; subclasses name a more specific service if one exists.
 
     An update that changes no value is not saved: no history row, no new `updated_at` (so ETags stay valid).
     """
@@ -56,7 +56,7 @@ class RecordSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return validated_data, m2m
 
     def save_instance(self, instance, m2m):
-        return services.record_save(instance=instance, user=self.context["request"].user, m2m=m2m)
+        return services.model_save(instance=instance, user=self.context["request"].user, m2m=m2m)
 
     def create(self, validated_data):
         data, m2m = self._split(validated_data)
@@ -75,7 +75,7 @@ class RecordSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return attrs
 
 
-class ActorSerializer(RecordSerializer):
+class ActorSerializer(ServiceSerializer):
     part_of = actor_field(required=False, allow_null=True)
     backed_by = actor_field(many=True, required=False)
     aliases = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
@@ -119,7 +119,7 @@ class ClauseBriefSerializer(serializers.ModelSerializer):
         fields = ["id", "number", "title", "kind", "deadline"]
 
 
-class AgreementSerializer(RecordSerializer):
+class AgreementSerializer(ServiceSerializer):
     parties = PartySerializer(
         source="party_roles",
         many=True,
@@ -179,8 +179,8 @@ class AgreementSerializer(RecordSerializer):
         return services.agreement_save(agreement=instance, user=self.context["request"].user, parties=parties)
 
 
-class ClauseSerializer(RecordSerializer):
-    serializer_field_mapping = {**RecordSerializer.serializer_field_mapping, models.JSONField: TermsField}
+class ClauseSerializer(ServiceSerializer):
+    serializer_field_mapping = {**ServiceSerializer.serializer_field_mapping, models.JSONField: TermsField}
     agreement = agreement_field()
     obligated_actors = actor_field(many=True, required=False)
 
@@ -213,8 +213,8 @@ class ClauseSerializer(RecordSerializer):
         )
 
 
-class ZoneSerializer(RecordSerializer):
-    serializer_field_mapping = {**RecordSerializer.serializer_field_mapping, models.JSONField: AreaField}
+class ZoneSerializer(ServiceSerializer):
+    serializer_field_mapping = {**ServiceSerializer.serializer_field_mapping, models.JSONField: AreaField}
     agreement = agreement_field()
     clause = clause_field(required=False, allow_null=True)
 
@@ -245,7 +245,7 @@ class ZoneSerializer(RecordSerializer):
         )
 
 
-class PlaceSerializer(RecordSerializer):
+class PlaceSerializer(ServiceSerializer):
     aliases = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
 
     class Meta:
@@ -280,7 +280,7 @@ class RetirementSerializer(StrictFieldsMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=2000, help_text="Why the record no longer stands (required).")
 
 
-class PatrolSerializer(RecordSerializer):
+class PatrolSerializer(ServiceSerializer):
     agreement = agreement_field()
     clause = clause_field(required=False, allow_null=True)
     participants = actor_field(many=True)
@@ -311,7 +311,7 @@ class PatrolSerializer(RecordSerializer):
         ]
 
 
-class RouteStatusSerializer(RecordSerializer):
+class RouteStatusSerializer(ServiceSerializer):
     agreement = agreement_field()
     clause = clause_field(required=False, allow_null=True)
     source = source_field(required=False, allow_null=True)
@@ -335,7 +335,7 @@ class RouteStatusSerializer(RecordSerializer):
         ]
 
 
-class ControlChangeSerializer(RecordSerializer):
+class ControlChangeSerializer(ServiceSerializer):
     agreement = agreement_field()
     place = place_field(required=False, allow_null=True)
     from_actor = actor_field(required=False, allow_null=True)

@@ -2,12 +2,12 @@
 the services'."""
 
 from agreements.api import serializers
-from agreements.api.base import RecordViewSet, RetirableViewSet, VersionedMixin
+from agreements.api.base import BaseViewSet, RetirableViewSet, VersionedMixin
 from agreements.models import Actor, Agreement, Clause, ControlChange, Patrol, Place, RouteStatus, Zone
 from compliance.api import filters
 
 
-class AgreementViewSet(RecordViewSet):
+class AgreementViewSet(BaseViewSet):
     # Parties and clauses are embedded: prefetch them once per page, not per agreement.
     queryset = Agreement.objects.select_related("amends").prefetch_related("party_roles__actor", "clauses")
     serializer_class = serializers.AgreementSerializer
@@ -26,7 +26,7 @@ class ClauseViewSet(VersionedMixin, RetirableViewSet):
     ordering = ["agreement_id", "position", "id"]
 
 
-class ActorViewSet(RecordViewSet):
+class ActorViewSet(BaseViewSet):
     queryset = Actor.objects.select_related("part_of").prefetch_related("backed_by", "aliases")
     serializer_class = serializers.ActorSerializer
     filterset_class = filters.ActorFilter
@@ -42,7 +42,7 @@ class ZoneViewSet(VersionedMixin, RetirableViewSet):
     ordering = ["name", "id"]
 
 
-class PlaceViewSet(VersionedMixin, RecordViewSet):
+class PlaceViewSet(VersionedMixin, BaseViewSet):
     queryset = Place.objects.prefetch_related("aliases")
     serializer_class = serializers.PlaceSerializer
     filterset_class = filters.PlaceFilter

@@ -152,7 +152,7 @@ class ViolationSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         user = self.context["request"].user
         citations = validated_data.pop("new_sources", [])
         with services_atomic():  # the violation and its sources, or nothing
-            violation = services.violation_record(user=user, **validated_data)
+            violation = services.violation_create(user=user, **validated_data)
             for citation in citations:
                 source = citation.pop("source", None)
                 note = citation.pop("note", "")

@@ -24,7 +24,7 @@ from rest_framework.response import Response
 
 from agreements import exports, services
 from agreements.api import violation_serializers
-from agreements.api.base import IF_MATCH_REQUIRED, PreconditionRequired, RecordViewSet
+from agreements.api.base import IF_MATCH_REQUIRED, BaseViewSet, PreconditionRequired
 from agreements.api.renderers import CSVRenderer, GeoJSONRenderer, XLSXRenderer
 from agreements.api.violation_rows import detail_row, page_rows
 from agreements.jobs import export_job_start
@@ -176,7 +176,7 @@ class FeatureCollectionExtension(OpenApiSerializerExtension):
         responses=violation_serializers.ViolationSerializer,
     ),
 )
-class ViolationViewSet(RecordViewSet):
+class ViolationViewSet(BaseViewSet):
     serializer_class = violation_serializers.ViolationSerializer
     filterset_class = filters.ViolationFilter
     lookup_field = "uuid"

@@ -129,7 +129,7 @@ class _Loader:
 
     def _save(self, entry: Entry, instance, **m2m):
         with _blamed(entry):
-            services.record_save(instance=instance, user=self.user, m2m=m2m or None)
+            services.model_save(instance=instance, user=self.user, m2m=m2m or None)
         self._created(type(instance))
         return instance
 
@@ -257,7 +257,7 @@ class _Loader:
 
     def _record_violation(self, entry: Entry, public_id: uuid.UUID) -> Violation:
         with _blamed(entry):
-            violation = services.violation_record(
+            violation = services.violation_create(
                 user=self.user,
                 agreement=self.agreement,
                 clauses=[self.clauses[number] for number in entry.refs.get("clauses", [])],

@@ -1,7 +1,7 @@
 """The bulk writer: many violations with their links, sources, citations and history in a few statements per batch,
 to the same rows the services write one by one (tests/agreements/test_bulk_import.py compares them field by field).
 
-What `services.violation_record` decides for one row is decided here for a batch with the same functions:
+What `services.violation_create` decides for one row is decided here for a batch with the same functions:
 permission (once), `violation_locate` (in-zone, with the agreement's zones loaded once), `violation_check_dates`,
 field validation (`full_clean` without its per-row queries), source reuse by `services.source_known`'s rule. Check
 and unique constraints are asked of the database, once per batch: a batch it refuses is rolled back to its savepoint

@@ -66,7 +66,7 @@ def write_row(prepared: Prepared, *, user, result: RowResult, field_columns: dic
     try:
         with transaction.atomic():
             sources = [source_for(new, user=user, result=result) for new in prepared.sources]
-            violation = services.violation_record(
+            violation = services.violation_create(
                 user=user,
                 clauses=prepared.clauses,
                 perpetrators=prepared.perpetrators,

@@ -18,7 +18,7 @@ ValidationError with field messages, never a half-written row or a database erro
 """
 
 from agreements.services.agreements import agreement_save
-from agreements.services.base import record_retire, record_save, validate
+from agreements.services.base import model_retire, model_save, validate
 from agreements.services.geography import clause_save, place_save, violation_locate, zone_containing, zone_save
 from agreements.services.history import violation_history
 from agreements.services.merge import violation_merge
@@ -43,7 +43,7 @@ from agreements.services.violations import (
     violation_check_clauses,
     violation_check_dates,
     violation_check_editable,
-    violation_record,
+    violation_create,
     violation_save,
     violation_update,
 )
@@ -57,9 +57,9 @@ __all__ = [
     "citation_source_problem",
     "citation_update",
     "clause_save",
+    "model_retire",
+    "model_save",
     "place_save",
-    "record_retire",
-    "record_save",
     "source_get_or_create",
     "source_known",
     "validate",
@@ -68,11 +68,11 @@ __all__ = [
     "violation_check_editable",
     "violation_check_version",
     "violation_cite",
+    "violation_create",
     "violation_dispute",
     "violation_history",
     "violation_locate",
     "violation_merge",
-    "violation_record",
     "violation_reject",
     "violation_reopen",
     "violation_retract",

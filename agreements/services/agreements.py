@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from agreements.models import Actor, Agreement, AgreementParty
-from agreements.services.base import atomic, record_save, validate
+from agreements.services.base import atomic, model_save, validate
 
 # simple-history keeps the change reason in a CharField(max_length=100).
 _CHANGE_REASON_LENGTH = 100
@@ -39,7 +39,7 @@ def agreement_save(*, agreement: Agreement, user, parties: Iterable[tuple[Actor,
         if len(reason) > _CHANGE_REASON_LENGTH:
             reason = reason[: _CHANGE_REASON_LENGTH - 1] + "…"
         agreement._change_reason = reason
-    record_save(instance=agreement, user=user)
+    model_save(instance=agreement, user=user)
     for actor_id, role in removed:
         AgreementParty.objects.filter(agreement=agreement, actor_id=actor_id, role=role).delete()
     for actor_id, role in sorted(added):

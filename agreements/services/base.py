@@ -168,7 +168,7 @@ def validate(instance: models.Model) -> None:
 
 
 @atomic()
-def record_save(*, instance: models.Model, user, m2m: dict[str, Iterable] | None = None) -> models.Model:
+def model_save(*, instance: models.Model, user, m2m: dict[str, Iterable] | None = None) -> models.Model:
     """Validate and save a record that has no rule beyond its constraints (actors, agreements, patrols …)."""
     _check_not_retired(instance)
     _check_clause_agreement(instance)
@@ -220,7 +220,7 @@ def _check_not_retired(instance: models.Model) -> None:
 
 
 @atomic()
-def record_retire(*, instance: models.Model, user, reason: str) -> models.Model:
+def model_retire(*, instance: models.Model, user, reason: str) -> models.Model:
     """Take evidence or reference out of what stands, with who, when and why; the row stays, readable to staff.
 
     Nothing evidence-bearing is deleted. Readers of `Model.objects` no longer see it; `Model.all_objects` does.

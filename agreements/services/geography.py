@@ -16,7 +16,7 @@ from django.utils import timezone
 from agreements.geometry import area_covers, area_size
 from agreements.models import Actor, Clause, Place, Violation, Zone
 from agreements.services import permissions
-from agreements.services.base import atomic, attribute, check_version, record_save, refuse
+from agreements.services.base import atomic, attribute, check_version, model_save, refuse
 
 REVIEWED = (Violation.Status.VERIFIED, Violation.Status.DISPUTED)
 _CHANGE_REASON_LENGTH = 100  # simple-history's CharField
@@ -82,7 +82,7 @@ def _save_versioned(*, instance, user, expected_version: int | None, m2m=None):
         instance.version = current.version + 1
     else:
         instance.version = 1
-    return record_save(instance=instance, user=user, m2m=m2m)
+    return model_save(instance=instance, user=user, m2m=m2m)
 
 
 @atomic()

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from agreements.models import Patrol, Violation
 from agreements.services import permissions
-from agreements.services.base import atomic, record_save, refuse
+from agreements.services.base import atomic, model_save, refuse
 from agreements.services.violations import violation_save
 
 
@@ -51,7 +51,7 @@ def violation_merge(*, keep: Violation, duplicate: Violation, user, note: str = 
         if citation.source_id in cited:
             continue
         citation.violation = keep
-        record_save(instance=citation, user=user)
+        model_save(instance=citation, user=user)
 
     violation_save(
         violation=keep,
@@ -63,10 +63,10 @@ def violation_merge(*, keep: Violation, duplicate: Violation, user, note: str = 
 
     for change in duplicate.control_changes.all():
         change.violation = keep
-        record_save(instance=change, user=user)
+        model_save(instance=change, user=user)
     for patrol in Patrol.objects.filter(incidents=duplicate).prefetch_related("incidents"):
         incidents = [keep if incident.pk == duplicate.pk else incident for incident in patrol.incidents.all()]
-        record_save(instance=patrol, user=user, m2m={"incidents": list(dict.fromkeys(incidents))})
+        model_save(instance=patrol, user=user, m2m={"incidents": list(dict.fromkeys(incidents))})
 
     reason = f"Merged into {keep.uuid}" + (f": {note.strip()}" if note.strip() else ".")
     duplicate.merged_into = keep

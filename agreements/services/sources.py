@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from agreements.models import Source, Violation, ViolationSource
 from agreements.services import permissions
-from agreements.services.base import atomic, attribute, record_save, refuse, validate
+from agreements.services.base import atomic, attribute, model_save, refuse, validate
 
 _CHANGE_REASON_LENGTH = 100
 
@@ -89,7 +89,7 @@ def source_get_or_create(*, new: NewSource, user) -> Source:
     )
     try:
         with transaction.atomic():
-            return record_save(instance=source, user=user)
+            return model_save(instance=source, user=user)
     except (IntegrityError, ValidationError):
         # full_clean saw no row, the insert met one: another transaction committed the same URL meanwhile.
         existing = source_known(url=new.url)
@@ -153,7 +153,7 @@ def violation_cite(
 
 
 def _save_citation(citation: ViolationSource, *, user) -> ViolationSource:
-    # Not record_save: restoring a retired link is the one save a retired row may get.
+    # Not model_save: restoring a retired link is the one save a retired row may get.
     validate(citation)
     attribute(citation, user)
     citation.save()
@@ -164,7 +164,7 @@ def _save_citation(citation: ViolationSource, *, user) -> ViolationSource:
 def citation_update(*, citation: ViolationSource, user) -> ViolationSource:
     """Save a changed note of a citation (an edit of the violation)."""
     refuse(permissions.violation_cite_refusal(violation=Violation.objects.get(pk=citation.violation_id), user=user))
-    record_save(instance=citation, user=user)
+    model_save(instance=citation, user=user)
     _touch(citation.violation, user=user, reason=f"source note changed: {citation.source}")
     return citation
 

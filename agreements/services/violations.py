@@ -92,7 +92,7 @@ def violation_save(
     return violation
 
 
-def violation_record(
+def violation_create(
     *,
     user,
     clauses: Iterable[Clause] = (),

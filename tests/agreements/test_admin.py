@@ -108,7 +108,7 @@ def _more_rows(model, n, agreement):
         elif model is Source:
             SourceFactory()
         elif model is ControlChange:
-            services.record_save(
+            services.model_save(
                 instance=ControlChange(
                     agreement=agreement,
                     place=place,
@@ -119,7 +119,7 @@ def _more_rows(model, n, agreement):
                 user=user,
             )
         elif model is Patrol:
-            services.record_save(
+            services.model_save(
                 instance=Patrol(
                     agreement=agreement,
                     patrolled_on=date(2020, 1, 1) + timedelta(days=i),
@@ -130,7 +130,7 @@ def _more_rows(model, n, agreement):
                 m2m={"participants": [actor]},
             )
         elif model is RouteStatus:
-            services.record_save(
+            services.model_save(
                 instance=RouteStatus(agreement=agreement, route=f"R{i}", observed_on="2019-06-01", status="open"),
                 user=user,
             )

@@ -107,7 +107,7 @@ def build_violation(api: Api) -> Violation:
 
 def build_patrol(api: Api) -> Patrol:
     clause = ClauseFactory()
-    patrol = services.record_save(
+    patrol = services.model_save(
         instance=Patrol(
             agreement=clause.agreement,
             clause=clause,
@@ -127,7 +127,7 @@ def build_patrol(api: Api) -> Patrol:
 
 def build_route_status(api: Api) -> RouteStatus:
     clause = ClauseFactory()
-    return services.record_save(
+    return services.model_save(
         instance=RouteStatus(
             agreement=clause.agreement,
             clause=clause,
@@ -142,7 +142,7 @@ def build_route_status(api: Api) -> RouteStatus:
 
 def build_control_change(api: Api) -> ControlChange:
     violation = make_violation(user=api.user("monitor"))
-    return services.record_save(
+    return services.model_save(
         instance=ControlChange(
             agreement=violation.agreement,
             place=PlaceFactory(),

@@ -125,7 +125,7 @@ def test_the_admin_retires_with_a_reason_and_the_page_turns_read_only(client, su
     client.force_login(superuser)
     url = reverse("admin:agreements_source_changelist")
     first = client.post(url, {"action": "retire_selected", "_selected_action": [source.pk], "index": 0})
-    assert first.templates[0].name == "admin/agreements/record_action.html"
+    assert first.templates[0].name == "admin/agreements/row_action.html"
     client.post(url, {"action": "retire_selected", "_selected_action": [source.pk], "apply": "1", "reason": "Spam."})
     kept = Source.all_objects.get(pk=source.pk)
     assert (kept.retired_by, kept.retirement_reason) == (superuser, "Spam.")

@@ -121,7 +121,7 @@ def test_service_source_save_writes_history(people):
 
 
 def test_service_agreement_and_clause_saves_write_history(people):
-    agreement = services.record_save(
+    agreement = services.model_save(
         instance=Agreement(slug="astana", title="Astana memorandum", signed_on=date(2017, 5, 4)), user=people["editor"]
     )
     assert_written_by(agreement, people["editor"], "+")

@@ -315,7 +315,7 @@ class TestTheLoadedDemo:
     def test_no_demo_event_claims_idlib_city_but_one_there_would_be_outside_the_zone(self, loaded, user):
         assert not Violation.objects.filter(place__name="Idlib").exists()
         # The geometry makes the negative case demonstrable: a town-precision event at Idlib city is out of the zone.
-        recorded = services.violation_record(
+        recorded = services.violation_create(
             user=user,
             agreement=agreement(),
             category=Violation.Category.AIRSTRIKE,
@@ -487,7 +487,7 @@ def test_records_are_attributed_to_a_given_user_instead(db, user):
 
 
 def test_an_actor_entered_by_hand_under_another_slug_is_reused(db, user):
-    hts = services.record_save(
+    hts = services.model_save(
         instance=Actor(name="Hayat Tahrir al-Sham", slug="hts", kind=Actor.Kind.NON_STATE_ARMED_GROUP), user=user
     )
     loading.load()

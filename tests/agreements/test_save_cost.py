@@ -29,7 +29,7 @@ def world(db):
 
 
 def record(world) -> Violation:
-    return services.violation_record(
+    return services.violation_create(
         user=world["monitor"],
         agreement=world["agreement"],
         category=Violation.Category.SHELLING,
@@ -77,7 +77,7 @@ def test_editing_a_violation_costs_at_most_25_statements(world):
 def test_a_failed_nested_step_undoes_the_whole_save(world):
     before = Violation.objects.count()
     with pytest.raises(Exception):  # noqa: B017 — any refusal: what matters is that nothing stays
-        services.violation_record(
+        services.violation_create(
             user=world["monitor"],
             agreement=world["agreement"],
             category=Violation.Category.SHELLING,

@@ -432,7 +432,7 @@ def test_a_bad_value_through_violation_update_leaves_the_row_unchanged(user):
 
 def test_violation_record_refuses_a_violation_without_a_location(user):
     with pytest.raises(ValidationError, match="Give a place, coordinates, or both"):
-        services.violation_record(
+        services.violation_create(
             user=user,
             agreement=AgreementFactory(),
             category=Violation.Category.AIRSTRIKE,

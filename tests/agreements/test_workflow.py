@@ -464,7 +464,7 @@ def run_action(client, action: str, violations, **form):
     selected = [str(v.pk) for v in violations]
     first = client.post(admin_changelist(), {"action": action, "_selected_action": selected, "index": 0})
     assert first.status_code == 200, first.status_code
-    assert first.templates[0].name == "admin/agreements/record_action.html"
+    assert first.templates[0].name == "admin/agreements/row_action.html"
     return first, client.post(
         admin_changelist(), {"action": action, "_selected_action": selected, "apply": "1", **form}
     )

@@ -1,5 +1,5 @@
 """Hand-built records for the assessment engine's tests: an agreement, three actors and one call per kind of
-evidence, each written through the real services (violations through `violation_record`, statuses through the
+evidence, each written through the real services (violations through `violation_create`, statuses through the
 review workflow), so the engine reads exactly what the application writes."""
 
 from __future__ import annotations
@@ -101,13 +101,13 @@ class World:
             agreement=self.agreement, clause=clause, patrolled_on=on, kind=Patrol.Kind.JOINT, outcome=outcome
         )
         participants = [self.guarantor] if participants is None else participants
-        return services.record_save(instance=patrol, user=self.reporter, m2m={"participants": participants})
+        return services.model_save(instance=patrol, user=self.reporter, m2m={"participants": participants})
 
     def route(self, route, *, on, status, segment="", clause=None) -> RouteStatus:
         row = RouteStatus(
             agreement=self.agreement, clause=clause, route=route, segment=segment, observed_on=on, status=status
         )
-        return services.record_save(instance=row, user=self.reporter)
+        return services.model_save(instance=row, user=self.reporter)
 
     def control_change(self, *, on, locations=1, to_actor=None, violation=None) -> ControlChange:
         change = ControlChange(
@@ -118,4 +118,4 @@ class World:
             to_actor=to_actor or self.army,
             violation=violation,
         )
-        return services.record_save(instance=change, user=self.reporter)
+        return services.model_save(instance=change, user=self.reporter)

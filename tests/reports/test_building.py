@@ -255,18 +255,18 @@ def test_humanitarian_sums_reported_figures_and_leaves_unreported_ones_empty(wor
 
 def test_patrols_routes_and_control_changes_of_the_period(world, may):
     w = world
-    services.record_save(
+    services.model_save(
         instance=Patrol(agreement=w.agreement, patrolled_on=date(2019, 5, 3), kind="joint", outcome="attacked"),
         user=w.reporter,
         m2m={"participants": [w.army], "incidents": [may["verified"]]},
     )
-    services.record_save(
+    services.model_save(
         instance=Patrol(agreement=w.agreement, patrolled_on=date(2019, 4, 3), kind="joint", outcome="completed"),
         user=w.reporter,
         m2m={"participants": [w.army]},
     )
     for day, status in ((date(2018, 12, 31), "closed"), (date(2019, 3, 1), "partly_open"), (date(2019, 5, 9), "open")):
-        services.record_save(
+        services.model_save(
             instance=RouteStatus(agreement=w.agreement, route="M4", observed_on=day, status=status), user=w.reporter
         )
 
@@ -308,13 +308,13 @@ def test_with_an_actor_only_what_it_and_its_parts_are_alleged_to_have_done(world
 def test_with_an_actor_only_its_patrols_and_the_ground_it_gained(world, may):
     w = world
     for participant in (w.unit, w.group):
-        services.record_save(
+        services.model_save(
             instance=Patrol(agreement=w.agreement, patrolled_on=date(2019, 5, 3), kind="joint", outcome="completed"),
             user=w.reporter,
             m2m={"participants": [participant]},
         )
     for winner, loser in ((w.army, w.group), (w.group, w.army)):
-        services.record_save(
+        services.model_save(
             instance=ControlChange(
                 agreement=w.agreement, place=w.inside, occurred_on=date(2019, 5, 8), from_actor=loser, to_actor=winner
             ),

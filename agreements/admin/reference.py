@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db.models import Count
 
 from agreements import services
-from agreements.admin.base import AliasInline, RecordAdmin, VersionedForm
+from agreements.admin.base import AliasInline, BaseAdmin, VersionedForm
 from agreements.models import Actor, ActorAlias, Agreement, AgreementParty, Clause, Place, PlaceAlias, Zone
 
 
@@ -15,7 +15,7 @@ class AgreementPartyInline(admin.TabularInline):
 
 
 @admin.register(Agreement)
-class AgreementAdmin(RecordAdmin):
+class AgreementAdmin(BaseAdmin):
     list_display = ["slug", "title", "signed_on", "signed_at", "status", "clause_count"]
     list_filter = ["status"]
     search_fields = ["slug", "title", "short_title", "summary"]
@@ -43,7 +43,7 @@ class ActorAliasInline(AliasInline):
 
 
 @admin.register(Actor)
-class ActorAdmin(RecordAdmin):
+class ActorAdmin(BaseAdmin):
     list_display = ["name", "short_name", "kind", "part_of", "country"]
     list_filter = ["kind"]
     list_select_related = ["part_of"]
@@ -54,7 +54,7 @@ class ActorAdmin(RecordAdmin):
 
 
 @admin.register(Clause)
-class ClauseAdmin(RecordAdmin):
+class ClauseAdmin(BaseAdmin):
     list_display = ["number", "title", "agreement", "kind", "deadline"]
     list_display_links = ["number", "title"]
     list_filter = ["agreement", "kind", ("deadline", admin.EmptyFieldListFilter)]
@@ -85,7 +85,7 @@ class ClauseAdmin(RecordAdmin):
 
 
 @admin.register(Zone)
-class ZoneAdmin(RecordAdmin):
+class ZoneAdmin(BaseAdmin):
     list_display = ["name", "agreement", "kind", "precision", "depth_km_min", "depth_km_max"]
     list_filter = ["agreement", "kind", "precision"]
     list_select_related = ["agreement"]
@@ -103,7 +103,7 @@ class PlaceAliasInline(AliasInline):
 
 
 @admin.register(Place)
-class PlaceAdmin(RecordAdmin):
+class PlaceAdmin(BaseAdmin):
     list_display = ["name", "kind", "admin1", "admin2", "pcode", "latitude", "longitude"]
     list_filter = ["kind", "admin1"]
     search_fields = ["name", "aliases__name", "pcode", "admin1", "admin2", "admin3"]
