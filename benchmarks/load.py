@@ -40,6 +40,7 @@ def free_port() -> int:
 
 def environment(database_url: str) -> dict:
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_ENV": "production", "DEBUG": "0"}
+    env.pop("API_ANSWER_CACHE_MAX_BYTES", None)  # as shipped: the bench turns the cache off for its floors
     env.update(SECRET_KEY="load-test-only-" + "x" * 40, ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="0")
     env.update(API_THROTTLE_USER="", API_THROTTLE_ANON="", API_THROTTLE_WRITE="", STATIC_MANIFEST="0")
     return env
