@@ -62,7 +62,7 @@ def _relocate_violations(violations, *, user, cause: str) -> int:
     Refused as a whole (PermissionDenied) when it would re-flag reviewed evidence and `user` is not a reviewer.
     """
     # Locked, so a concurrent edit of one of them waits and then sees the new version (and gets a stale refusal).
-    rows = violations.filter(retracted_at__isnull=True).select_related("place").select_for_update(of=("self",))
+    rows = violations.standing().select_related("place").select_for_update(of=("self",))
     changed = _reflagged(rows)
     refuse(permissions.reflag_refusal(user=user, verified=sum(v.status in REVIEWED for v in changed)))
     reason = f"in-zone re-flagged: {cause}"[:_CHANGE_REASON_LENGTH]

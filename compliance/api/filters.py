@@ -214,7 +214,7 @@ class ViolationFilter(filters.FilterSet):
     def filter_queryset(self, queryset):
         data = self.form.cleaned_data
         if not (data.get("updated_since") or data.get("include_retracted")):
-            queryset = queryset.filter(retracted_at__isnull=True)
+            queryset = queryset.standing()
         if data.get("bbox"):
             queryset = queryset.annotate(
                 point_lat=Coalesce("latitude", "place__latitude"), point_lon=Coalesce("longitude", "place__longitude")
