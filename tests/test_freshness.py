@@ -199,3 +199,12 @@ def test_a_bulk_import_moves_the_counter():
     synthetic.generate(agreement=agreement, count=3, seed=1, user=UserFactory(role="monitor"), batch=3)
 
     assert freshness.current()[0] != before
+
+
+def test_a_cached_answer_is_kept_for_the_user_who_asked(api, violation):
+    first, second = api.client("analyst"), api.client("analyst", name="second-analyst")
+    first.get(VIOLATIONS)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert second.get(VIOLATIONS).status_code == 200
+    assert [q for q in captured.captured_queries if '"agreements_violation"' in q["sql"]]  # built for them

@@ -226,7 +226,8 @@ class BulkWriter:
         for day in days:
             within_days |= models.Q(started_at__gte=day, started_at__lt=day + timedelta(days=1))
         candidates = (
-            Violation.objects.standing().filter(within_days, agreement=self.agreement)
+            Violation.objects.standing()
+            .filter(within_days, agreement=self.agreement)
             .filter(category__in={item.violation.category for item in batch})
             .order_by("started_at", "id")
             .values_list(*_CANDIDATE_COLUMNS)

@@ -66,9 +66,10 @@ def cached_or_built(request, state: str, build):
     limit = settings.API_ANSWER_CACHE_MAX_BYTES
     if not limit:
         return build()
-    # The tag alone does not name the format or the role for every answer (a record's tag is its version); the
-    # time of the last change tells a database restored from a backup (its counter back) from the one cached.
-    parts = f"{request.get_full_path()}|{request.accepted_media_type}|{role_of(request.user)}|{state}"
+    # The tag alone does not name the format for every answer (a record's tag is its version); the time of the last
+    # change tells a database restored from a backup (its counter back) from the one cached. Kept per user, not per
+    # role: an answer that one day depends on who asks (a "mine" filter) cannot reach anyone else.
+    parts = f"{request.get_full_path()}|{request.accepted_media_type}|{request.user.pk}|{state}"
     key = "answer:" + hashlib.sha256(parts.encode()).hexdigest()
     kept = cache.get(key)
     if kept is not None:
