@@ -132,16 +132,7 @@ class BulkWriter:
             existing = services.source_known(url=new.url, publisher=new.publisher, title=new.title)
             if existing is not None:
                 return existing
-        source = Source(
-            publisher=new.publisher,
-            title=new.title,
-            kind=new.kind,
-            url=new.url,
-            published_on=new.published_on,
-            reliability=new.reliability,
-            credibility=new.credibility,
-            **new.extra,
-        )
+        source = new.as_source()
         source.full_clean(validate_unique=False, validate_constraints=False)
         return source
 

@@ -34,6 +34,19 @@ class NewSource:
     credibility: int = Source.Credibility.CANNOT_JUDGE
     extra: dict = field(default_factory=dict)
 
+    def as_source(self) -> Source:
+        """The unsaved row these fields describe (the service saves it; the bulk writer inserts it in a batch)."""
+        return Source(
+            publisher=self.publisher,
+            title=self.title,
+            kind=self.kind,
+            url=self.url,
+            published_on=self.published_on,
+            reliability=self.reliability,
+            credibility=self.credibility,
+            **self.extra,
+        )
+
 
 def citation_source_problem(*, source, publisher: str = "", title: str = "", kind: str = "", typed=None) -> str | None:
     """The one rule of what a citation names, asked by the service, the API and the admin form alike: exactly one
@@ -77,16 +90,7 @@ def source_get_or_create(*, new: NewSource, user) -> Source:
     existing = source_known(url=new.url, publisher=new.publisher, title=new.title)
     if existing is not None:
         return existing
-    source = Source(
-        publisher=new.publisher,
-        title=new.title,
-        kind=new.kind,
-        url=new.url,
-        published_on=new.published_on,
-        reliability=new.reliability,
-        credibility=new.credibility,
-        **new.extra,
-    )
+    source = new.as_source()
     try:
         with transaction.atomic():
             return model_save(instance=source, user=user)
