@@ -42,6 +42,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Prefetch
 
+from agreements.exports.copy_sql import snapshot
 from agreements.models import (
     Actor,
     Agreement,
@@ -408,6 +409,13 @@ def report_build(agreement: Agreement, *, start: date, end: date, actor: Actor |
     """
     if end < start:
         raise ValueError("The period ends before it starts.")
+    # One snapshot for every query: the summaries, the assessment and the annex count the same violations even
+    # while monitors keep recording.
+    with snapshot(agreement._state.db or "default"):
+        return _build(agreement, start, end, actor)
+
+
+def _build(agreement: Agreement, start: date, end: date, actor: Actor | None) -> tuple[dict, Annex]:
     family = actor_family(actor) if actor is not None else None
     violations = report_violations(agreement, start=start, end=end, actor=actor, family=family)
     assessment = assess_agreement(agreement, start=start, end=end, actor=actor).as_dict()

@@ -31,6 +31,8 @@ class Column:
     header: str
     value: Callable[[Violation], Value]
     description: str = ""
+    # Its cell as SQL, for a column declared outside this module (copy_cells.CELLS holds the SQL of those here).
+    sql: Callable | None = None
 
 
 # --- reading values off a violation -------------------------------------------------------------------------------

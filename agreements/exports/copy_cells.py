@@ -194,6 +194,24 @@ def _precision_code(path: str, codes: dict) -> Cell:
     return lambda s: _mapped(s, path, {key: int(code) for key, code in codes.items()})
 
 
+def mapped_cell(path: str, mapping: dict) -> Cell:
+    """A column's value through `mapping` (NULL for a value it does not name): for columns declared elsewhere."""
+    return lambda s: _mapped(s, path, mapping)
+
+
+def civilian_bound_cell(kind: str) -> Cell:
+    """'true' when any estimate's total is not reported and its civilian figure stands in for it
+    (casualty_total_is_civilian_bound), else 'false'."""
+
+    def cell(s: _Select) -> str:
+        bound = " OR ".join(
+            f"({s.col(f'{kind}_{e}')} IS NULL AND {s.col(f'civilians_{kind}_{e}')} IS NOT NULL)" for e in ESTIMATES
+        )
+        return f"CASE WHEN {bound} THEN 'true' ELSE 'false' END"
+
+    return cell
+
+
 OUR_CELLS: dict[str, Cell] = {
     "uuid": lambda s: f"{s.col('uuid')}::text",
     "agreement": _escaped("agreement__slug"),

@@ -39,6 +39,7 @@ violation's own columns) or a column it has no SQL for goes through iter_csv ins
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import connections, transaction
@@ -80,7 +81,7 @@ def supports(queryset: QuerySet, columns: Sequence[Column]) -> bool:
     return (
         connections[queryset.db].vendor == "postgresql"
         and queryset.model is Violation
-        and all(column in CELLS for column in columns)
+        and all(column in CELLS or column.sql is not None for column in columns)
         # DISTINCT (django-filter adds it to multiple-choice filters) stays in the inner query, which selects the
         # pk: it drops exactly the duplicates Django's would. DISTINCT ON fields would need Django's SQL around it.
         and not (query.is_sliced or query.distinct_fields or query.combinator)
@@ -112,7 +113,7 @@ def copy_select(queryset: QuerySet, columns: Sequence[Column]) -> str:
     """
     connection = connections[queryset.db]
     select = _Select(connection, _maps(queryset.db))
-    cells = ",\n  ".join(CELLS[column](select) for column in columns)
+    cells = ",\n  ".join((CELLS.get(column) or column.sql)(select) for column in columns)
     order = ", ".join(f"{select.col(name)} {'DESC' if desc else 'ASC'}" for name, desc in _ordering(queryset))
     unordered = queryset.order_by()  # the outer ORDER BY orders; an inner one would only sort the rows twice
     joins = []
@@ -156,16 +157,25 @@ def configure(cursor) -> None:
     cursor.execute("SELECT set_config('work_mem', '16MB', true)")
 
 
+@contextmanager
+def snapshot(using: str = "default"):
+    """A transaction in which every read sees the database as it was at its first (PostgreSQL's REPEATABLE READ,
+    read-only), so that what several queries read adds up. Inside a caller's transaction, that one is used as it is
+    (a streamed body is read after the view has returned, so normally none is open then; tests hold one)."""
+    connection = connections[using]
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(using=using):
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def _copy_chunks(queryset: QuerySet, columns: tuple[Column, ...]) -> Iterator[bytes]:
     using = queryset.db
     connection = connections[using]
     header = csv_files.csv_header(columns).encode()
-    # A streamed body is read after the view has returned, so normally no transaction is open here (with or
-    # without ATOMIC_REQUESTS); inside a caller's atomic block (tests), the caller's transaction is the snapshot.
-    outermost = not connection.in_atomic_block
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        if outermost:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    with snapshot(using), connection.cursor() as cursor:
         configure(cursor)
         try:
             select = copy_select(queryset, columns)

@@ -35,23 +35,48 @@ DECLARE = re.compile(r"^DECLARE\s+\S+\s+.*?CURSOR\s+(WITH(OUT)?\s+HOLD\s+)?FOR\s
 SKIPPED = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "SET ", "BEGIN", "COMMIT")
 
 
+COPY_PREFIX = "COPY ("
+
+
 def _captured(run) -> list[str]:
-    """The SQL statements `run` sent, as the database received them."""
+    """The SQL statements `run` sent, as the database received them, its COPYs included (psycopg's `copy()` is
+    not seen by Django's query log, so the SELECT each COPY wraps is taken where it is built)."""
+    from unittest import mock
+
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as captured:
+    from agreements.exports import copy_sql
+
+    copies: list[str] = []
+    build = copy_sql.copy_select
+
+    def recorded(*args, **kwargs):
+        copies.append(build(*args, **kwargs))
+        return copies[-1]
+
+    with CaptureQueriesContext(connection) as captured, mock.patch.object(copy_sql, "copy_select", recorded):
         run()
     # A chunked read (`iterator()`) runs in a server-side cursor on PostgreSQL: its SELECT is what the work is.
-    return [DECLARE.sub("", q["sql"]) for q in captured.captured_queries if not q["sql"].upper().startswith(SKIPPED)]
+    statements = [DECLARE.sub("", q["sql"]) for q in captured.captured_queries]
+    statements = [sql for sql in statements if not sql.upper().startswith(SKIPPED)]
+    return statements + [f"{COPY_PREFIX}{select}) TO STDOUT WITH (FORMAT csv)" for select in copies]
 
 
 def _replay(statements: list[str]) -> None:
-    """Every statement through a plain cursor, every row fetched."""
-    from django.db import connection
+    """Every statement through a plain cursor, every row fetched (a COPY's rows read, with the export's settings)."""
+    from django.db import connection, transaction
 
-    with connection.cursor() as cursor:
+    from agreements.exports.copy_sql import configure
+
+    with transaction.atomic(), connection.cursor() as cursor:
         for sql in statements:
+            if sql.startswith(COPY_PREFIX):
+                configure(cursor)
+                with cursor.copy(sql) as copy:
+                    for _ in copy:
+                        pass
+                continue
             cursor.execute(sql)
             if cursor.description is not None:
                 cursor.fetchall()

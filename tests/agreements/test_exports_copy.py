@@ -32,6 +32,7 @@ from agreements.exports import (
 )
 from agreements.exports import rows as export_rows
 from agreements.models import Actor, Clause, Source, Violation
+from reports.annex import ANNEX_FIELDS
 from tests.factories import (
     ActorFactory,
     AgreementFactory,
@@ -45,7 +46,8 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-COLUMN_SETS = {"ours": VIOLATION_COLUMNS, "acled": ACLED_COLUMNS}
+# The report annex is written by the same path, with two columns of its own (status words, civilian-bound totals).
+COLUMN_SETS = {"ours": VIOLATION_COLUMNS, "acled": ACLED_COLUMNS, "annex": ANNEX_FIELDS}
 ON_POSTGRESQL = connection.vendor == "postgresql"
 OUTSIDE = "outside_the_test_transaction"
 
@@ -151,6 +153,8 @@ def awkward():
             description="\\.",  # COPY's end-of-data marker, alone in a cell
             started_at=datetime(2019, 5, 8, 23, 59, 59, tzinfo=UTC),
             killed_best=None,
+            civilians_killed_best=4,  # the total reads the civilian figure (the annex says so)
+            civilians_injured_low=1,
         ),
         make_violation(
             user=user,
