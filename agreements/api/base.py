@@ -28,7 +28,7 @@ class PreconditionRequired(APIException):
 
 
 class BaseViewSet(IdempotentMixin, ConditionalGetMixin, viewsets.ModelViewSet):
-    filter_backends = [filters.filters.DjangoFilterBackend, drf_filters.OrderingFilter]
+    filter_backends = [filters.FilterBackend, drf_filters.OrderingFilter]
     # Ids are bigints: anything else in their place is no route (a JSON 404), never a lookup that fails as a 500.
     lookup_value_regex = "[0-9]{1,19}"
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
