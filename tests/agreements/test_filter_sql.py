@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from agreements.models import Violation
 from compliance.api.filters import ViolationFilter
-from tests.factories import make_violation
+from tests.factories import UserFactory, make_violation
 
 
 def sql(params) -> str:
@@ -29,3 +29,35 @@ def test_a_category_filter_adds_no_distinct(db):
     make_violation(category=Violation.Category.SHELLING)
     assert "DISTINCT" not in sql({"category": ["shelling", "airstrike"]})
     assert ViolationFilter({"category": ["shelling"]}, queryset=Violation.objects.all()).qs.count() == 1
+
+
+def test_the_unfiltered_shortcut_is_what_the_empty_filter_gives(db):
+    standing = make_violation()
+    retracted = make_violation()
+    Violation.objects.filter(pk=retracted.pk).update(
+        retracted_at=datetime(2020, 1, 1, tzinfo=UTC), retracted_by=UserFactory(), retraction_reason="Duplicate."
+    )
+    empty = ViolationFilter({}, queryset=Violation.objects.all()).qs
+
+    assert list(ViolationFilter.unfiltered(Violation.objects.all())) == list(empty) == [standing]
+
+
+def test_the_list_builds_the_filter_form_only_when_a_filter_is_named(api, monkeypatch):
+    make_violation()
+    built = []
+    init = ViolationFilter.__init__
+
+    def counted(self, *args, **kwargs):
+        built.append(args[0] if args else kwargs.get("data"))
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ViolationFilter, "__init__", counted)
+    client = api.client("analyst")
+
+    plain = client.get("/api/v1/violations/?page_size=10&ordering=-started_at")
+    assert plain.status_code == 200 and built == []
+    named = client.get("/api/v1/violations/?page_size=10&include_retracted=false")
+    assert named.status_code == 200 and len(built) == 1
+    assert named.json()["results"] == plain.json()["results"]
+    client.get("/api/v1/violations/?occurred_after=2000-01-01")
+    assert len(built) == 2
